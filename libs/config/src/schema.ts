@@ -1,0 +1,81 @@
+/**
+ * The one configuration schema of the appliance and its CLI.
+ *
+ * Every setting has a dotted key (used in the JSON config file) and an environment variable derived
+ * from it: `vault.pkcs11.tokenLabel` ⇄ `REALM_VAULT_PKCS11_TOKEN_LABEL`. Environment variables
+ * override the file; the file overrides defaults. Unknown keys in either place are refused, so a
+ * typo in a security setting cannot silently fall back to a default.
+ */
+
+export type SettingKind =
+  | { type: 'string'; pattern?: RegExp; patternHint?: string }
+  | { type: 'secret' }
+  | { type: 'url-secret'; schemes: readonly string[] }
+  | { type: 'path' }
+  | { type: 'int'; min: number; max: number }
+  | { type: 'bool' }
+  | { type: 'enum'; choices: readonly string[] }
+  | { type: 'duration'; minSeconds: number; maxSeconds: number };
+
+export interface SettingSpec {
+  readonly key: string;
+  readonly kind: SettingKind;
+  readonly description: string;
+  /** Raw default, parsed like any other input; absent means optional (undefined) unless required. */
+  readonly default?: string;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const LABEL = /^[\x20-\x7e]{1,32}$/;
+
+export const SETTINGS: readonly SettingSpec[] = [
+  {
+    key: 'env',
+    kind: { type: 'enum', choices: ['development', 'production'] },
+    default: 'development',
+    description:
+      'development allows the software vault and a generated self-signed certificate; production requires PKCS#11 and a configured certificate',
+  },
+  { key: 'dataDir', kind: { type: 'path' }, default: './data', description: 'directory for the SQLite database, the development master key and generated certificates' },
+  { key: 'log.level', kind: { type: 'enum', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] }, default: 'info', description: 'minimum level of the JSON log on stdout' },
+
+  { key: 'http.host', kind: { type: 'string' }, default: '127.0.0.1', description: 'address the HTTPS listener binds' },
+  { key: 'http.port', kind: { type: 'int', min: 0, max: 65535 }, default: '8443', description: 'HTTPS port (0 picks a free port)' },
+  { key: 'http.tls.certFile', kind: { type: 'path' }, description: 'PEM certificate chain for HTTPS; without it development mode generates a self-signed certificate' },
+  { key: 'http.tls.keyFile', kind: { type: 'path' }, description: 'PEM private key for http.tls.certFile' },
+  { key: 'http.bodyLimitBytes', kind: { type: 'int', min: 1024, max: 64 * 1024 * 1024 }, default: '1048576', description: 'largest request body accepted' },
+  { key: 'http.trustProxy', kind: { type: 'bool' }, default: 'false', description: 'trust X-Forwarded-* from a reverse proxy in front of the appliance' },
+
+  {
+    key: 'database.url',
+    kind: { type: 'url-secret', schemes: ['sqlite:', 'postgres:', 'postgresql:'] },
+    default: 'sqlite:realm.db',
+    description: 'sqlite:<file> (relative to dataDir) or postgres://user:password@host:port/db',
+  },
+  { key: 'database.poolSize', kind: { type: 'int', min: 1, max: 200 }, default: '10', description: 'PostgreSQL connection pool size per process' },
+  { key: 'database.schema', kind: { type: 'string', pattern: /^[a-z_][a-z0-9_]{0,62}$/, patternHint: 'a lower-case SQL identifier' }, description: 'PostgreSQL schema for the appliance tables (default: the connection search_path)' },
+
+  { key: 'vault.backend', kind: { type: 'enum', choices: ['software', 'pkcs11'] }, default: 'software', description: 'where the master key lives: software (a key file, development only) or pkcs11 (an HSM)' },
+  { key: 'vault.masterKeyLabel', kind: { type: 'string', pattern: LABEL, patternHint: '1 to 32 printable ASCII characters' }, default: 'realm-master', description: 'CKA_LABEL of the master key in the token (generations share the label and differ by CKA_ID)' },
+  { key: 'vault.kekEpoch', kind: { type: 'duration', minSeconds: 60, maxSeconds: 366 * 86400 }, default: '30d', description: 'how long one KEK encrypts new content keys before a new one is created' },
+  { key: 'vault.kekCacheSize', kind: { type: 'int', min: 1, max: 100000 }, default: '1024', description: 'unwrapped KEKs kept in memory' },
+  { key: 'vault.pkcs11.module', kind: { type: 'path' }, description: 'path of the PKCS#11 module (.so) of the HSM' },
+  { key: 'vault.pkcs11.tokenLabel', kind: { type: 'string', pattern: LABEL, patternHint: '1 to 32 printable ASCII characters' }, description: 'label of the token that holds the master key' },
+  { key: 'vault.pkcs11.pin', kind: { type: 'secret' }, description: 'user PIN of the token (prefer vault.pkcs11.pinFile)' },
+  { key: 'vault.pkcs11.pinFile', kind: { type: 'path' }, description: 'file whose first line is the user PIN of the token' },
+
+  { key: 'audit.checkpointEvery', kind: { type: 'int', min: 1, max: 1_000_000 }, default: '256', description: 'sign a checkpoint after this many audit records' },
+  { key: 'audit.checkpointInterval', kind: { type: 'duration', minSeconds: 1, maxSeconds: 86400 }, default: '60s', description: 'sign a checkpoint at least this often while records are written' },
+
+  { key: 'kms.domain', kind: { type: 'string', pattern: HOSTNAME, patternHint: 'a lower-case DNS name' }, default: 'kms.realm.test', description: 'the KMS domain in kms://<domain>/... URIs and the KMS certificate' },
+];
+
+/** `vault.pkcs11.tokenLabel` → `REALM_VAULT_PKCS11_TOKEN_LABEL`. */
+export function envNameOf(key: string): string {
+  return 'REALM_' + key.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+/** The environment variable naming an optional JSON config file. */
+export const CONFIG_FILE_ENV = 'REALM_CONFIG_FILE';
+/** Variables with this prefix belong to the test and benchmark harness, not the appliance. */
+export const HARNESS_ENV_PREFIX = 'REALM_TEST_';
