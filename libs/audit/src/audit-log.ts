@@ -1,0 +1,150 @@
+import { AsyncResource } from 'node:async_hooks';
+import type { Database, Tx } from '@realm/persistence';
+import type { KeyVault } from '@realm/vault';
+import { actorColumn, type AuditEvent, chainHash, checkpointDigest, encodeCheckpointPayload, encodeRecordBody } from './audit-record.js';
+import type { AuditHeadRow, AuditRecordRow } from './audit.entities.js';
+import { AuditError } from './audit.error.js';
+import { AuditRepository } from './audit.repository.js';
+import { CheckpointSigner } from './checkpoint-signer.js';
+import { redactEvent } from './redaction.js';
+
+export interface AuditLogOptions {
+  readonly checkpointEvery: number;
+  readonly checkpointIntervalSeconds: number;
+  readonly clock?: () => number;
+  /** Called with the number of records each time a batch commits (metrics). */
+  readonly onCommit?: (records: number) => void;
+}
+
+interface Pending {
+  readonly event: AuditEvent;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * The append-only, hash-chained audit log: the one port every security-relevant operation calls.
+ *
+ * `record()` resolves only once the record is committed (fail closed: an operation that cannot
+ * be audited must not report success). Records that arrive while a commit is in flight are
+ * committed together in the next transaction (group commit), so auditing every KMS operation
+ * costs one fsync per batch, not per record. Appenders on several processes are serialised by the
+ * `audit_head` row, so the chain stays one chain. Every `checkpointEvery` records, and at least
+ * every `checkpointInterval` while records arrive, the head is signed with the checkpoint key the
+ * vault protects.
+ */
+export class AuditLog {
+  private pending: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly repository: AuditRepository;
+  private readonly clock: () => number;
+  // Flushes run in the async context of the log's creation, never inside a caller's unit of work.
+  private readonly startFlush: () => void;
+
+  private constructor(
+    private readonly db: Database,
+    private readonly signer: CheckpointSigner,
+    private readonly options: AuditLogOptions,
+  ) {
+    this.repository = new AuditRepository(db);
+    this.clock = options.clock ?? Date.now;
+    this.startFlush = AsyncResource.bind(() => {
+      this.flushing ??= this.drain().finally(() => {
+        this.flushing = undefined;
+        if (this.pending.length > 0) this.startFlush();
+      });
+    });
+    this.timer = setInterval(() => void this.checkpointIfDue().catch(() => undefined), Math.max(1, options.checkpointIntervalSeconds) * 1000);
+    this.timer.unref();
+  }
+
+  /** Opens the log; creates the checkpoint signing key (sealed by the vault) on first use. */
+  static async open(db: Database, vault: KeyVault, options: AuditLogOptions): Promise<AuditLog> {
+    const signer = await CheckpointSigner.loadOrCreate(db, vault);
+    return new AuditLog(db, signer, options);
+  }
+
+  /** Appends one record; resolves once it is durably committed, rejects with AUDIT_WRITE_FAILED otherwise. */
+  record(event: AuditEvent): Promise<void> {
+    if (this.closed) return Promise.reject(new AuditError('AUDIT_CLOSED', 'the audit log is closed'));
+    if (this.db.insideUnitOfWork()) {
+      // Waiting for the audit commit from inside a transaction would deadlock on SQLite.
+      return Promise.reject(new AuditError('AUDIT_WRITE_FAILED', 'audit records must be written after the transaction of the operation, not inside it'));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ event: redactEvent(event), resolve, reject });
+      this.startFlush();
+    });
+  }
+
+  /** Signs a checkpoint now if any record is not covered by one (shutdown, `realmctl`). */
+  async checkpoint(): Promise<void> {
+    await this.flushing;
+    await this.db.write(async (tx) => {
+      const head = await this.repository.lockHead(tx);
+      if (head.seq > head.checkpointSeq) await this.signCheckpoint(head, tx);
+    });
+  }
+
+  /** Commits what is pending, signs a final checkpoint and stops the timer. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    while (this.flushing) await this.flushing;
+    await this.checkpoint();
+  }
+
+  private async drain(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    try {
+      await this.db.write((tx) => this.append(batch.map((p) => p.event), tx));
+      this.options.onCommit?.(batch.length);
+      for (const p of batch) p.resolve();
+    } catch (error) {
+      const failure = new AuditError('AUDIT_WRITE_FAILED', 'the audit log could not be written; the operation was not completed', { cause: error });
+      for (const p of batch) p.reject(failure);
+    }
+  }
+
+  private async append(events: AuditEvent[], tx: Tx): Promise<void> {
+    const head = await this.repository.lockHead(tx);
+    const recordedAt = new Date(this.clock());
+    const rows: AuditRecordRow[] = [];
+    let { seq, hash } = head;
+    for (const event of events) {
+      seq += 1;
+      const body = encodeRecordBody(seq, recordedAt, event);
+      const next = chainHash(hash, body);
+      rows.push({ seq, recordedAt, action: event.action, outcome: event.outcome, actor: actorColumn(event), body, prevHash: hash, hash: next });
+      hash = next;
+    }
+    await this.repository.insertRecords(rows, tx);
+    const advanced: AuditHeadRow = { ...head, seq, hash };
+    const since = advanced.checkpointAt ? this.clock() - advanced.checkpointAt.getTime() : Number.POSITIVE_INFINITY;
+    if (seq - advanced.checkpointSeq >= this.options.checkpointEvery || since >= this.options.checkpointIntervalSeconds * 1000) {
+      await this.signCheckpoint(advanced, tx);
+    } else {
+      await this.repository.updateHead(advanced, tx);
+    }
+  }
+
+  private async checkpointIfDue(): Promise<void> {
+    if (this.closed || this.flushing) return;
+    const head = await this.repository.head();
+    if (head && head.seq > head.checkpointSeq) await this.checkpoint();
+  }
+
+  private async signCheckpoint(head: AuditHeadRow, tx: Tx): Promise<void> {
+    const at = new Date(this.clock());
+    const number = head.checkpointNumber + 1;
+    const payload = encodeCheckpointPayload({ number, seq: head.seq, hash: head.hash, at, keyId: this.signer.keyId, prev: head.checkpointDigest });
+    const signature = this.signer.sign(payload);
+    await this.repository.insertCheckpoint({ number, recordSeq: head.seq, recordHash: head.hash, signedAt: at, keyId: this.signer.keyId, payload, signature }, tx);
+    await this.repository.updateHead({ ...head, checkpointNumber: number, checkpointSeq: head.seq, checkpointAt: at, checkpointDigest: checkpointDigest(payload, signature) }, tx);
+  }
+}

@@ -1,0 +1,72 @@
+import { MoreThan } from 'typeorm';
+import { Database, type Tx } from '@realm/persistence';
+import {
+  AuditCheckpointEntity,
+  type AuditCheckpointRow,
+  AuditHeadEntity,
+  type AuditHeadRow,
+  AuditRecordEntity,
+  type AuditRecordRow,
+  AuditSigningKeyEntity,
+  type AuditSigningKeyRow,
+} from './audit.entities.js';
+
+export class AuditRepository {
+  constructor(private readonly db: Database) {}
+
+  /**
+   * The head row, locked for the rest of the transaction on PostgreSQL (SELECT ... FOR UPDATE). On
+   * SQLite the writer already holds the database write lock (BEGIN IMMEDIATE).
+   */
+  async lockHead(tx: Tx): Promise<AuditHeadRow> {
+    const query = tx.manager.getRepository<AuditHeadRow>(AuditHeadEntity.name).createQueryBuilder('h').where('h.id = :id', { id: 1 });
+    if (tx.driver === 'postgres') query.setLock('pessimistic_write');
+    const head = await query.getOne();
+    if (!head) throw new Error('audit_head row is missing: the audit migration did not run');
+    return head;
+  }
+
+  head(): Promise<AuditHeadRow | null> {
+    return this.db.read((tx) => tx.manager.getRepository<AuditHeadRow>(AuditHeadEntity.name).findOneBy({ id: 1 }));
+  }
+
+  async updateHead(head: AuditHeadRow, tx: Tx): Promise<void> {
+    const { id, ...rest } = head;
+    await tx.manager.getRepository<AuditHeadRow>(AuditHeadEntity.name).update({ id }, rest);
+  }
+
+  async insertRecords(rows: AuditRecordRow[], tx: Tx): Promise<void> {
+    // Bounded statement size: SQLite limits bound parameters per statement.
+    for (let i = 0; i < rows.length; i += 100) {
+      await tx.manager.getRepository<AuditRecordRow>(AuditRecordEntity.name).insert(rows.slice(i, i + 100));
+    }
+  }
+
+  async insertCheckpoint(row: AuditCheckpointRow, tx: Tx): Promise<void> {
+    await tx.manager.getRepository<AuditCheckpointRow>(AuditCheckpointEntity.name).insert(row);
+  }
+
+  /** Records with seq greater than `afterSeq`, in seq order. */
+  recordsAfter(afterSeq: number, limit: number): Promise<AuditRecordRow[]> {
+    return this.db.read((tx) =>
+      tx.manager.getRepository<AuditRecordRow>(AuditRecordEntity.name).find({ where: { seq: MoreThan(afterSeq) }, order: { seq: 'ASC' }, take: limit }),
+    );
+  }
+
+  checkpoints(): Promise<AuditCheckpointRow[]> {
+    return this.db.read((tx) => tx.manager.getRepository<AuditCheckpointRow>(AuditCheckpointEntity.name).find({ order: { number: 'ASC' } }));
+  }
+
+  signingKeys(tx?: Tx): Promise<AuditSigningKeyRow[]> {
+    const work = (t: Tx) => t.manager.getRepository<AuditSigningKeyRow>(AuditSigningKeyEntity.name).find({ order: { createdAt: 'ASC' } });
+    return tx ? work(tx) : this.db.read(work);
+  }
+
+  async insertSigningKey(row: AuditSigningKeyRow, tx: Tx): Promise<void> {
+    await tx.manager.getRepository<AuditSigningKeyRow>(AuditSigningKeyEntity.name).insert(row);
+  }
+
+  countRecords(): Promise<number> {
+    return this.db.read((tx) => tx.manager.getRepository<AuditRecordRow>(AuditRecordEntity.name).count());
+  }
+}

@@ -1,0 +1,232 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DataSource, type EntityManager, type MigrationInterface, type QueryRunner } from 'typeorm';
+import type { DatabaseConfig } from '@realm/config';
+import { PersistenceError } from './persistence.error.js';
+import { type Driver, type PortableEntity, toEntitySchema } from './portable.js';
+
+export type MigrationClass = new () => MigrationInterface;
+
+/**
+ * A unit of work handed to repositories. Services pass it along without looking inside, so only
+ * repositories touch TypeORM.
+ */
+export interface Tx {
+  readonly manager: EntityManager;
+  readonly driver: Driver;
+}
+
+export interface DatabaseOptions {
+  readonly entities: readonly PortableEntity<object>[];
+  readonly migrations: readonly MigrationClass[];
+}
+
+// Arbitrary constant shared by every appliance node: the PostgreSQL advisory lock that serialises
+// migrations when several nodes start at once.
+const MIGRATION_LOCK_ID = 0x5ea1_7001;
+
+/**
+ * The appliance's database: TypeORM over better-sqlite3 (embedded default) or pg (clusters).
+ *
+ * SQLite: one connection per process (TypeORM shares a single query runner), WAL with
+ * synchronous=FULL so that a committed write survives kill -9 and power loss. Because that single
+ * connection is shared, concurrent async units of work would otherwise interleave inside one
+ * transaction; every unit of work therefore runs under an in-process mutex, and writes use
+ * BEGIN IMMEDIATE so that a second process waits for the write lock instead of failing a
+ * read-to-write upgrade with SQLITE_BUSY.
+ *
+ * PostgreSQL: a pool; writes run in READ COMMITTED transactions; repositories take row locks
+ * where they need serialisation.
+ */
+export class Database {
+  private queue: Promise<unknown> = Promise.resolve();
+  // Marks the async context of a unit of work, so that a read nested in it reuses it (on SQLite
+  // the connection is the same anyway) and a nested write, which would deadlock on SQLite or
+  // escape the outer transaction, fails loudly instead.
+  private readonly unitOfWork = new AsyncLocalStorage<Tx>();
+
+  private constructor(
+    readonly driver: Driver,
+    private readonly dataSource: DataSource,
+    private readonly display: string,
+  ) {}
+
+  static async open(config: DatabaseConfig, options: DatabaseOptions): Promise<Database> {
+    const entities = options.entities.map((e) => toEntitySchema(e, config.driver));
+    const display = config.url.toString();
+    let dataSource: DataSource;
+    if (config.driver === 'sqlite') {
+      const path = config.sqlitePath!;
+      if (path !== ':memory:') prepareSqliteFile(path, display);
+      dataSource = new DataSource({
+        type: 'better-sqlite3',
+        database: path,
+        entities,
+        migrations: [...options.migrations],
+        migrationsTransactionMode: 'all',
+        synchronize: false,
+        enableWAL: true,
+        timeout: 10_000,
+        prepareDatabase: (db: { pragma(source: string): unknown }) => {
+          // FULL: the WAL is fsynced at every commit, so an acknowledged write is on disk.
+          db.pragma('synchronous = FULL');
+        },
+      });
+    } else {
+      dataSource = new DataSource({
+        type: 'postgres',
+        url: config.url.reveal(),
+        entities,
+        migrations: [...options.migrations],
+        migrationsTransactionMode: 'each',
+        synchronize: false,
+        poolSize: config.poolSize,
+        ...(config.schema !== undefined && { schema: config.schema }),
+        connectTimeoutMS: 5_000,
+        applicationName: 'security-realm',
+      });
+    }
+    try {
+      await dataSource.initialize();
+    } catch (error) {
+      throw new PersistenceError('DB_UNAVAILABLE', `cannot open the database at ${display} (database.url): ${reasonOf(error)}`, { setting: 'database.url', cause: error });
+    }
+    const database = new Database(config.driver, dataSource, display);
+    if (config.schema !== undefined) await database.ensureSchema(config.schema);
+    return database;
+  }
+
+  /** Applies pending migrations; returns the names applied. Safe when several nodes start at once. */
+  async migrate(): Promise<string[]> {
+    if (this.driver === 'postgres') {
+      const lock = this.dataSource.createQueryRunner();
+      try {
+        await lock.connect();
+        await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+        return (await this.dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
+      } catch (error) {
+        throw this.migrationError(error);
+      } finally {
+        await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
+        await lock.release();
+      }
+    }
+    return this.exclusive(async () => {
+      try {
+        return (await this.dataSource.runMigrations({ transaction: 'all' })).map((m) => m.name);
+      } catch (error) {
+        // Another process may have applied the same migrations between our check and our write.
+        if (!(await this.dataSource.showMigrations())) return [];
+        throw this.migrationError(error);
+      }
+    });
+  }
+
+  async hasPendingMigrations(): Promise<boolean> {
+    return this.exclusive(() => this.dataSource.showMigrations());
+  }
+
+  /** A read: on SQLite serialised with writes of this process, on PostgreSQL a pooled query. */
+  read<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    const outer = this.unitOfWork.getStore();
+    if (outer !== undefined && this.driver === 'sqlite') return work(outer);
+    const tx: Tx = { manager: this.dataSource.manager, driver: this.driver };
+    if (this.driver === 'postgres') return this.unitOfWork.run(tx, () => work(tx));
+    return this.exclusive(() => this.unitOfWork.run(tx, () => work(tx)));
+  }
+
+  /** A transaction: all of `work` commits or none of it does. */
+  write<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    if (this.unitOfWork.getStore() !== undefined) {
+      return Promise.reject(new Error('Database.write called inside another unit of work: pass the outer Tx instead'));
+    }
+    if (this.driver === 'postgres') {
+      return this.dataSource.transaction('READ COMMITTED', (manager) => {
+        const tx: Tx = { manager, driver: this.driver };
+        return this.unitOfWork.run(tx, () => work(tx));
+      });
+    }
+    return this.exclusive(async () => {
+      const runner: QueryRunner = this.dataSource.createQueryRunner();
+      await runner.query('BEGIN IMMEDIATE');
+      try {
+        const tx: Tx = { manager: runner.manager, driver: this.driver };
+        const result = await this.unitOfWork.run(tx, () => work(tx));
+        await runner.query('COMMIT');
+        return result;
+      } catch (error) {
+        await runner.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  /** Whether the caller runs inside {@link read} or {@link write}; such code must not wait on another unit of work. */
+  insideUnitOfWork(): boolean {
+    return this.unitOfWork.getStore() !== undefined;
+  }
+
+  /** `SELECT 1`, for readiness. */
+  async ping(): Promise<void> {
+    try {
+      await this.read((tx) => tx.manager.query('SELECT 1'));
+    } catch (error) {
+      throw new PersistenceError('DB_UNAVAILABLE', `the database at ${this.display} (database.url) does not answer: ${reasonOf(error)}`, { setting: 'database.url', cause: error });
+    }
+  }
+
+  /** Raw SQL for tests and diagnostics (PRAGMA checks, tamper simulations); not for services. */
+  query<T = unknown>(sql: string, parameters: unknown[] = []): Promise<T> {
+    return this.read((tx) => tx.manager.query(sql, parameters) as Promise<T>);
+  }
+
+  async close(): Promise<void> {
+    await this.queue.catch(() => undefined);
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+
+  toString(): string {
+    return this.display;
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async ensureSchema(schema: string): Promise<void> {
+    // The identifier was validated by the config schema (lower-case SQL identifier).
+    await this.dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  }
+
+  private migrationError(error: unknown): PersistenceError {
+    return new PersistenceError('DB_MIGRATION_FAILED', `database migration failed on ${this.display}: ${reasonOf(error)}`, { setting: 'database.url', cause: error });
+  }
+}
+
+/** Creates the data directory (0700) and the database file (0600) before SQLite does with 0644. */
+function prepareSqliteFile(path: string, display: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    closeSync(openSync(path, 'a', 0o600));
+  } catch (error) {
+    throw new PersistenceError('DB_UNAVAILABLE', `cannot create the database file ${path} (database.url ${display}, dataDir): ${reasonOf(error)}`, { setting: 'database.url', cause: error });
+  }
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return reasonOf(error.errors[0]);
+  const e = error as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const message = typeof e?.message === 'string' ? e.message.split('\n', 1)[0] : String(error);
+  return code !== undefined && !message.includes(code) ? `${code} ${message}` : message;
+}
+
+/** True when `error` is a primary-key or unique-constraint violation on either driver. */
+export function isUniqueViolation(error: unknown): boolean {
+  const driverError = (error as { driverError?: { code?: unknown } })?.driverError ?? (error as { code?: unknown });
+  const code = driverError?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}

@@ -1,0 +1,16 @@
+export { Database, isUniqueViolation, type DatabaseOptions, type MigrationClass, type Tx } from './database.js';
+export { PersistenceError, type PersistenceErrorCode } from './persistence.error.js';
+export { PersistenceModule } from './persistence.module.js';
+export {
+  defineEntity,
+  driverOfRunner,
+  portableTable,
+  sqlType,
+  toEntitySchema,
+  type Driver,
+  type PortableColumn,
+  type PortableEntity,
+  type PortableIndex,
+  type PortableTableSpec,
+  type PortableType,
+} from './portable.js';

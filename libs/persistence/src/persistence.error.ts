@@ -1,0 +1,7 @@
+import { RealmError } from '@realm/errors';
+
+export type PersistenceErrorCode = 'DB_UNAVAILABLE' | 'DB_MIGRATION_FAILED';
+
+export class PersistenceError extends RealmError<PersistenceErrorCode> {
+  override readonly name = 'PersistenceError';
+}

@@ -1,0 +1,30 @@
+import { In } from 'typeorm';
+import { Database, type Tx } from '@realm/persistence';
+import { SealedKeyEntity, type SealedKeyRow } from './vault.entities.js';
+
+export class SealedKeyRepository {
+  constructor(private readonly db: Database) {}
+
+  async insert(rows: SealedKeyRow[], tx?: Tx): Promise<void> {
+    if (rows.length === 0) return;
+    const work = (t: Tx) => t.manager.getRepository<SealedKeyRow>(SealedKeyEntity.name).insert(rows);
+    await (tx ? work(tx) : this.db.write(work));
+  }
+
+  find(uri: string, tx?: Tx): Promise<SealedKeyRow | null> {
+    const work = (t: Tx) => t.manager.getRepository<SealedKeyRow>(SealedKeyEntity.name).findOneBy({ uri });
+    return tx ? work(tx) : this.db.read(work);
+  }
+
+  findMany(uris: string[], tx?: Tx): Promise<SealedKeyRow[]> {
+    if (uris.length === 0) return Promise.resolve([]);
+    const work = (t: Tx) => t.manager.getRepository<SealedKeyRow>(SealedKeyEntity.name).findBy({ uri: In(uris) });
+    return tx ? work(tx) : this.db.read(work);
+  }
+
+  async delete(uri: string, tx?: Tx): Promise<boolean> {
+    const work = (t: Tx) => t.manager.getRepository<SealedKeyRow>(SealedKeyEntity.name).delete({ uri });
+    const result = await (tx ? work(tx) : this.db.write(work));
+    return (result.affected ?? 0) > 0;
+  }
+}
