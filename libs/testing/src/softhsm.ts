@@ -25,7 +25,11 @@ let tokenDir: string | undefined;
  */
 export function createSoftHsmToken(label: string): SoftHsmToken {
   const dir = (tokenDir ??= makeTempDir('realm-softhsm-'));
-  execFileSync('bash', [join(repoRoot, 'hsm-config/softhsm-init-token.sh'), '--dir', dir, '--label', label], { stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    execFileSync('bash', [join(repoRoot, 'hsm-config/softhsm-init-token.sh'), '--dir', dir, '--label', label], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    throw new Error(`softhsm-init-token.sh failed: ${String((error as { stderr?: Buffer }).stderr ?? error)}`);
+  }
   const confPath = join(dir, 'softhsm2.conf');
   process.env.SOFTHSM2_CONF = confPath;
   const pinFile = join(dir, 'user.pin');

@@ -18,3 +18,10 @@ export function makeTempDir(prefix = 'realm-test-'): string {
 export function testConfig(env: Record<string, string>): RealmConfig {
   return loadConfig({ env: { REALM_LOG_LEVEL: 'silent', ...env } });
 }
+
+/** Rewrites `?` placeholders as `$1, $2, ...` for PostgreSQL, for raw SQL in tamper tests. */
+export function portableSql(driver: 'sqlite' | 'postgres', sql: string): string {
+  if (driver === 'sqlite') return sql;
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}

@@ -1,7 +1,7 @@
 /**
  * The port every master-key backend implements. The master key never leaves the backend: it wraps
- * and unwraps KEKs with AES Key Wrap with Padding (RFC 5649; PKCS#11 CKM_AES_KEY_WRAP_PAD), so a
- * KEK wrapped by one backend has the same format as one wrapped by another.
+ * and unwraps KEKs with AES Key Wrap with Padding (RFC 5649; PKCS#11 CKM_AES_KEY_WRAP_PAD), whose
+ * integrity check refuses any blob that was altered or wrapped under another key.
  *
  * Master keys are numbered by generation (1, 2, ...): rotation creates the next generation.
  * Calls are synchronous where the backend is: PKCS#11 calls cost 30-40 µs, cheaper than a hop to

@@ -7,10 +7,12 @@ import { Pkcs11Token } from './pkcs11-token.js';
 type Handle = Buffer;
 
 /**
- * CKM_AES_KEY_WRAP_PAD (0x210A). PKCS#11 v2.40 §2.14.3 can be read as RFC 5649 or as PKCS#7
- * padding plus RFC 3394; SoftHSM2 implements RFC 5649 (checked against the RFC 5649 §6 vectors by
- * the vault conformance suite). PKCS#11 v3.0 names RFC 5649 unambiguously as CKM_AES_KEY_WRAP_KWP;
- * hsm-config/README.md says how to check another HSM.
+ * CKM_AES_KEY_WRAP_PAD (0x210A). PKCS#11 v2.40 §2.14.3 is ambiguous about its padding, and
+ * tokens differ for key lengths that are not a multiple of 8 bytes; for the 32-byte KEKs the vault
+ * wraps, SoftHSM2 produces exactly RFC 5649 (checked by the PKCS#11 suite). PKCS#11 v3.0 names
+ * RFC 5649 unambiguously as CKM_AES_KEY_WRAP_KWP; hsm-config/README.md says how to check an HSM.
+ * Blobs wrapped by the HSM are only ever unwrapped by the HSM, so the format need not match the
+ * software backend's; the check value proves at start that it is the same key.
  */
 const WRAP_MECHANISM: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD };
 
@@ -142,7 +144,8 @@ export class Pkcs11MasterKeyBackend implements MasterKeyBackend {
       return {
         label: attrs[0]!.value.toString('utf8'),
         id: attrs[1]!.value.toString('utf8'),
-        valueLen: attrs[2]!.value.readUIntLE(0, attrs[2]!.value.length),
+        // CK_ULONG: 8 bytes on LP64 platforms, in host (little-endian) order.
+        valueLen: Number(attrs[2]!.value.length === 8 ? attrs[2]!.value.readBigUInt64LE() : attrs[2]!.value.readUInt32LE()),
         extractable: bool(3),
         sensitive: bool(4),
         neverExtractable: bool(5),
