@@ -1,5 +1,5 @@
 export { AuditLog, type AuditLogOptions } from './audit-log.js';
-export { chainHash, GENESIS_HASH, type AuditActorType, type AuditDetailValue, type AuditEvent, type AuditOutcome } from './audit-record.js';
+export { chainHash, encodeRecordBody, GENESIS_HASH, type AuditActorType, type AuditDetailValue, type AuditEvent, type AuditOutcome } from './audit-record.js';
 export { AUDIT_ENTITIES } from './audit.entities.js';
 export { AuditError, type AuditErrorCode } from './audit.error.js';
 export { AuditModule } from './audit.module.js';

@@ -5,9 +5,9 @@ export const REDACTED = '[redacted]';
 // Field names that only ever hold secrets.
 const SECRET_NAME = /(pin|password|passphrase|secret|token|bearer|credential|private.?key|jwk|cookie|authorization|session.?id)$/i;
 // Values shaped like secrets, whatever the field: JWTs/JWS/JWE (RFC 7515/7516 compact form), PEM
-// blocks, and long unbroken base64/base64url/hex runs (raw key material). URIs such as
-// kms://domain/keys/<uuid> contain separators and are not matched.
-const SECRET_VALUE = [/eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\./, /-----BEGIN [A-Z ]+-----/, /[A-Za-z0-9+/_=-]{40,}/];
+// blocks, and runs of 40 or more base64url/hex characters (a 256-bit key is 43 in base64url, 64
+// in hex). '/' is left out of the run so that URIs such as kms://domain/keys/<uuid> are kept.
+const SECRET_VALUE = [/eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\./, /-----BEGIN [A-Z ]+-----/, /[A-Za-z0-9+_=-]{40,}/];
 const MAX_STRING = 512;
 
 function cleanString(value: string): string {

@@ -79,12 +79,11 @@ export class AuditInit1763800001000 implements MigrationInterface {
     );
     // The genesis head: sequence 0, hash of 32 zero bytes, no checkpoint yet.
     const zero = Buffer.alloc(32);
-    await runner.manager
-      .createQueryBuilder()
-      .insert()
-      .into('audit_head')
-      .values({ id: 1, seq: 0, hash: zero, checkpoint_number: 0, checkpoint_seq: 0, checkpoint_at: null, checkpoint_digest: zero })
-      .execute();
+    const placeholders = driver === 'postgres' ? '$1, $2, $3, $4, $5, $6, $7' : '?, ?, ?, ?, ?, ?, ?';
+    await runner.query(
+      `INSERT INTO audit_head (id, seq, hash, checkpoint_number, checkpoint_seq, checkpoint_at, checkpoint_digest) VALUES (${placeholders})`,
+      [1, 0, zero, 0, 0, null, zero],
+    );
   }
 
   async down(runner: QueryRunner): Promise<void> {

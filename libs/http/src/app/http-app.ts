@@ -115,7 +115,12 @@ export async function createHttpsApp(
     // Keep-alive connections would otherwise hold app.close() (and a SIGTERM) open until they idle out.
     forceCloseConnections: true,
   });
-  configureHttpApp(app, config, logger);
+  try {
+    configureHttpApp(app, config, logger);
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
   return app;
 }
 

@@ -66,7 +66,8 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (answer.status >= 500) {
       this.logger.error({ requestId, status: answer.status, err: exception }, 'request failed');
     } else {
-      this.logger.info({ requestId, status: answer.status, code: answer.code }, answer.message);
+      // The request's access line already has the status; the code and message are detail.
+      this.logger.debug({ requestId, status: answer.status, code: answer.code }, answer.message);
     }
 
     if (res.headersSent) {
