@@ -266,7 +266,7 @@ export class KeyVault {
           plain.fill(0);
         }
       }
-      options.onProgress?.(rewrapped);
+      if (batch.length > 0) options.onProgress?.(rewrapped);
       if (batch.length === 0 || (options.stopAfter !== undefined && rewrapped >= options.stopAfter)) break;
     }
     const remaining = (await this.keks.notWrappedBy(target, 1_000_000)).length;
@@ -308,8 +308,14 @@ export class KeyVault {
     };
   }
 
-  health(): { ok: boolean; detail: string } {
-    return this.backend.health();
+  /** Ready when the backend answers and holds the active master-key generation. */
+  async health(): Promise<{ ok: boolean; detail: string }> {
+    const backend = this.backend.health();
+    if (!backend.ok) return backend;
+    const active = await this.activeMasterKey();
+    if (!active) return { ok: false, detail: 'not initialised: no active master key' };
+    if (!this.backend.hasMasterKey(active.generation)) return { ok: false, detail: `master key generation ${active.generation} is missing from the ${this.backend.kind} backend` };
+    return { ok: true, detail: `${backend.detail}; master key generation ${active.generation} present` };
   }
 
   close(): void {

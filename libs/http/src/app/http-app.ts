@@ -105,6 +105,7 @@ export async function createHttpsApp(
   logger: Logger,
   tls: Pick<TlsMaterial, 'key' | 'cert'>,
 ): Promise<NestExpressApplication<HttpsServer>> {
+  // minVersion is explicit so that no --tls-min-v1.0 flag or OpenSSL configuration can lower it.
   // Nest's HttpsOptions type predates minVersion; the object goes to https.createServer as is.
   const httpsOptions: Pick<HttpsServerOptions, 'key' | 'cert' | 'minVersion'> = { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' };
   const app = await NestFactory.create<NestExpressApplication<HttpsServer>>(module, new ExpressAdapter(), {

@@ -186,7 +186,8 @@ function reasonToRenew(files: DevelopmentFiles, dnsNames: readonly string[]): st
 }
 
 async function createDevelopmentMaterial(names: { dnsNames: readonly string[]; ipAddresses: readonly string[] }): Promise<{ certPem: string; keyPem: string }> {
-  // RSA because node-forge signs with RSA only; the key itself comes from node:crypto (OpenSSL).
+  // RSA because the certificate builder (self-signed-cert.ts) signs with RSA only; the key itself
+  // comes from node:crypto (OpenSSL).
   const { privateKey, publicKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   // Backdated a minute so a client whose clock is slightly behind still accepts it.

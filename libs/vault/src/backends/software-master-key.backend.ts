@@ -26,7 +26,8 @@ export class SoftwareMasterKeyBackend implements MasterKeyBackend {
   }
 
   hasMasterKey(generation: number): boolean {
-    return this.keys.has(generation) || existsSync(this.fileOf(generation));
+    // The file, not the in-memory copy: a key file that vanished would fail the next start.
+    return existsSync(this.fileOf(generation));
   }
 
   createMasterKey(generation: number): void {

@@ -1,0 +1,68 @@
+import { AuditError, type AuditErrorCode } from '@realm/audit';
+import { assertUnreachable, type RealmError } from '@realm/errors';
+import { defaultHttpErrorStatus } from '@realm/http';
+import { PersistenceError, type PersistenceErrorCode } from '@realm/persistence';
+import { VaultError, type VaultErrorCode } from '@realm/vault';
+
+/**
+ * The HTTP status of every error code of the appliance, decided once (RFC 9110 §15). A new code
+ * without a status here does not compile.
+ */
+export function realmHttpErrorStatus(error: RealmError): number {
+  if (error instanceof VaultError) return vaultStatus(error.code);
+  if (error instanceof PersistenceError) return persistenceStatus(error.code);
+  if (error instanceof AuditError) return auditStatus(error.code);
+  return defaultHttpErrorStatus(error);
+}
+
+function vaultStatus(code: VaultErrorCode): number {
+  switch (code) {
+    case 'VAULT_KEY_NOT_FOUND':
+      return 404;
+    case 'VAULT_KEY_EXISTS':
+      return 409;
+    // The HSM or the master key is unavailable: the request may succeed later, on this or another node.
+    case 'VAULT_HSM_UNAVAILABLE':
+    case 'VAULT_HSM_MODULE_UNAVAILABLE':
+    case 'VAULT_TOKEN_NOT_FOUND':
+    case 'VAULT_PIN_INCORRECT':
+    case 'VAULT_PIN_LOCKED':
+    case 'VAULT_NOT_INITIALIZED':
+    case 'VAULT_MASTER_KEY_MISSING':
+    case 'VAULT_MASTER_KEY_MISMATCH':
+      return 503;
+    // Stored material failed its integrity check, or an operator action hit the wrong state:
+    // neither is the client's doing.
+    case 'VAULT_UNWRAP_FAILED':
+    case 'VAULT_HSM_ERROR':
+    case 'VAULT_SOFTWARE_IN_PRODUCTION':
+    case 'VAULT_ROTATION_STATE':
+      return 500;
+    default:
+      return assertUnreachable(code);
+  }
+}
+
+function persistenceStatus(code: PersistenceErrorCode): number {
+  switch (code) {
+    case 'DB_UNAVAILABLE':
+      return 503;
+    case 'DB_MIGRATION_FAILED':
+      return 500;
+    default:
+      return assertUnreachable(code);
+  }
+}
+
+function auditStatus(code: AuditErrorCode): number {
+  switch (code) {
+    // Fail closed: an operation that cannot be audited is refused, and may be retried.
+    case 'AUDIT_WRITE_FAILED':
+    case 'AUDIT_CLOSED':
+      return 503;
+    case 'AUDIT_SIGNING_KEY_INVALID':
+      return 500;
+    default:
+      return assertUnreachable(code);
+  }
+}

@@ -1,0 +1,44 @@
+import 'reflect-metadata';
+import { type RealmConfig, loadConfig } from '@realm/config';
+import { describeError } from '@realm/errors';
+import { createHttpsApp, createLogger, loadTlsMaterial, type Logger } from '@realm/http';
+import { AppModule } from './app.module.js';
+import { openRealmRuntime, type RealmRuntime } from './realm-runtime.js';
+
+/**
+ * The appliance's entry point. Configuration, database, vault and TLS are opened before Nest, so
+ * any of them failing stops the start with one line on stderr naming the cause and the setting,
+ * and a non-zero exit.
+ */
+async function main(): Promise<void> {
+  let config: RealmConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    return stop(error, 2);
+  }
+  const log = createLogger(config, { name: 'realm' });
+  let runtime: RealmRuntime | undefined;
+  try {
+    runtime = await openRealmRuntime(config, log, { component: 'appliance', initialize: config.env === 'development' });
+    const tls = await loadTlsMaterial(config, log);
+    const app = await createHttpsApp(AppModule.forRoot(runtime), config, log, tls);
+    await app.listen(config.http.port, config.http.host);
+    const address = app.getHttpServer().address();
+    const port = typeof address === 'object' && address ? address.port : config.http.port;
+    const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+    log.info({ url: `https://${host}:${port}`, port, env: config.env, vault: config.vault.backend, database: config.database.driver, tlsFingerprintSha256: tls.fingerprintSha256, selfSigned: tls.selfSigned }, 'security realm listening');
+  } catch (error) {
+    await runtime?.close().catch(() => undefined);
+    return stop(error, 1, log);
+  }
+}
+
+function stop(error: unknown, code: number, log?: Logger): void {
+  log?.error({ err: error }, 'start failed');
+  process.stderr.write(`realm: cannot start: ${describeError(error)}\n`);
+  process.exitCode = code;
+  log?.flush();
+}
+
+await main();

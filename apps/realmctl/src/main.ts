@@ -1,0 +1,67 @@
+import 'reflect-metadata';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ConfigError } from '@realm/config';
+import { describeError } from '@realm/errors';
+import { auditVerifyCommand } from './commands/audit.commands.js';
+import { initCommand } from './commands/init.command.js';
+import { statusCommand } from './commands/status.command.js';
+import { retireMasterCommand, rotateMasterCommand } from './commands/vault.commands.js';
+import { CommandFailure, stdout } from './output.js';
+
+/**
+ * realmctl, the operator CLI. It reads the same configuration as the appliance (REALM_* variables
+ * and REALM_CONFIG_FILE). Exit codes: 0 success, 1 failure (or a tampered audit log), 2 bad
+ * configuration or usage. Every failure is one line on stderr.
+ */
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+const program = new Command('realmctl')
+  .description('operate the security realm appliance: vault, audit log, status')
+  .showHelpAfterError(false)
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text.trimEnd().split('\n')[0] + '\n') });
+
+program.command('init').description('create the master key (generation 1), the first KEK and the audit checkpoint key; safe to run twice').action(() => initCommand(stdout));
+program
+  .command('status')
+  .description('show the configuration (secrets masked) and the health of the database, vault and audit log')
+  .option('--json', 'machine-readable output')
+  .action((options: { json?: boolean }) => statusCommand(stdout, options));
+
+const vault = program.command('vault').description('master-key lifecycle');
+vault
+  .command('rotate-master')
+  .description('create the next master-key generation and re-wrap every KEK under it (resumable)')
+  .option('--batch-size <n>', 'KEKs re-wrapped per batch', positiveInt, 100)
+  .action((options: { batchSize: number }) => rotateMasterCommand(stdout, options));
+vault
+  .command('retire-master')
+  .description('destroy an inactive master-key generation after a completed rotation')
+  .argument('<generation>', 'the generation to destroy', positiveInt)
+  .action((generation: number) => retireMasterCommand(stdout, generation));
+
+const audit = program.command('audit').description('the tamper-evident audit log');
+audit
+  .command('verify')
+  .description('walk the hash chain and signed checkpoints; exit 1 and name the first tampered record by position')
+  .option('--json', 'machine-readable report')
+  .action((options: { json?: boolean }) => auditVerifyCommand(stdout, options));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Help and version exit 0; usage errors were already printed by commander as one line.
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else if (error instanceof CommandFailure) {
+    process.stderr.write(`realmctl: ${error.message}\n`);
+    process.exitCode = error.exitCode;
+  } else {
+    process.stderr.write(`realmctl: ${describeError(error)}\n`);
+    process.exitCode = error instanceof ConfigError ? 2 : 1;
+  }
+}
