@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { RealmConfig } from '@realm/config';
 import { AUDIT_ENTITIES, AUDIT_MIGRATIONS, AuditLog } from '@realm/audit';
 import { Database, type MigrationClass, type PortableEntity } from '@realm/persistence';
-import { KeyVault, VAULT_ENTITIES, VAULT_MIGRATIONS, VaultError } from '@realm/vault';
+import { createBackend, KeyVault, VAULT_ENTITIES, VAULT_MIGRATIONS, VaultError } from '@realm/vault';
 
 /** Every table of the appliance, and the migrations that create them, in one place. */
 export const REALM_ENTITIES: readonly PortableEntity<object>[] = [...VAULT_ENTITIES, ...AUDIT_ENTITIES];
@@ -35,6 +35,27 @@ export async function openRealmDatabase(config: RealmConfig): Promise<Database> 
   return db;
 }
 
+/**
+ * Logs in to the vault backend first (a wrong PIN, token label or module stops here, before the
+ * database is created or migrated), then opens the database and the vault over it.
+ */
+export async function openDatabaseAndVault(config: RealmConfig): Promise<{ db: Database; vault: KeyVault }> {
+  const backend = createBackend(config);
+  let db: Database;
+  try {
+    db = await openRealmDatabase(config);
+  } catch (error) {
+    backend.close();
+    throw error;
+  }
+  try {
+    return { db, vault: await KeyVault.open(config, db, { backend }) };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}
+
 export interface OpenRuntimeOptions {
   /** Who starts: `appliance` (the server) or `realmctl`. */
   readonly component: 'appliance' | 'realmctl';
@@ -51,10 +72,9 @@ export interface OpenRuntimeOptions {
  * and whatever was opened before it is closed again.
  */
 export async function openRealmRuntime(config: RealmConfig, log: RuntimeLog, options: OpenRuntimeOptions): Promise<RealmRuntime> {
-  const db = await openRealmDatabase(config);
-  let vault: KeyVault | undefined;
+  const { db, vault: opening } = await openDatabaseAndVault(config);
+  let vault: KeyVault | undefined = opening;
   try {
-    vault = await KeyVault.open(config, db);
     if (!(await vault.isInitialized())) {
       if (!options.initialize) {
         throw new VaultError('VAULT_NOT_INITIALIZED', `the vault has no master key yet: run \`realmctl init\` with the same configuration (vault.backend is ${config.vault.backend})`, { setting: 'vault.backend' });

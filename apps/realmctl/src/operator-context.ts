@@ -2,8 +2,8 @@ import { hostname, userInfo } from 'node:os';
 import { loadConfig, type RealmConfig } from '@realm/config';
 import { AuditLog, type AuditEvent } from '@realm/audit';
 import type { Database } from '@realm/persistence';
-import { openRealmDatabase } from '@realm/realm';
-import { KeyVault } from '@realm/vault';
+import { openDatabaseAndVault } from '@realm/realm/runtime';
+import type { KeyVault } from '@realm/vault';
 
 /** The operator running the command, as the audit log records them. */
 export function operatorActor(): NonNullable<AuditEvent['actor']> {
@@ -31,14 +31,7 @@ export interface OperatorSession {
  */
 export async function openOperatorSession(): Promise<OperatorSession> {
   const config = loadConfig();
-  const db = await openRealmDatabase(config);
-  let vault: KeyVault;
-  try {
-    vault = await KeyVault.open(config, db);
-  } catch (error) {
-    await db.close();
-    throw error;
-  }
+  const { db, vault } = await openDatabaseAndVault(config);
   let audit: AuditLog | undefined;
   return {
     config,

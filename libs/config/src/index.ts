@@ -13,3 +13,4 @@ export {
 } from './load-config.js';
 export { CONFIG_FILE_ENV, envNameOf, HARNESS_ENV_PREFIX, SETTINGS, type SettingSpec } from './schema.js';
 export { MASK, maskUrlCredentials, Secret } from './secret.js';
+export { settingsTable } from './settings-table.js';

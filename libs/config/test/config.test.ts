@@ -116,3 +116,14 @@ describe('configuration', () => {
     assert.doesNotThrow(() => loadConfig({ env: { REALM_TEST_POSTGRES_URL: 'postgres://x' }, cwd: dir }));
   });
 });
+
+describe('README configuration table', () => {
+  it('is the table generated from the schema (regenerate with: node -e "import(\'@realm/config\').then(m => console.log(m.settingsTable()))")', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { settingsTable } = await import('../src/index.js');
+    const readme = readFileSync(new URL('../../../../README.md', import.meta.url), 'utf8');
+    const block = /<!-- settings:begin -->\n([\s\S]*?)\n<!-- settings:end -->/.exec(readme);
+    assert.ok(block, 'README.md has the settings block');
+    assert.equal(block[1], settingsTable());
+  });
+});
