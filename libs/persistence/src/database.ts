@@ -112,13 +112,19 @@ export class Database {
         await lock.release();
       }
     }
+    // SQLite has no advisory locks. The migrations run in one transaction, but TypeORM creates its
+    // `migrations` table before that transaction; a node that races another one fails on it, waits,
+    // and finds the work done (or retries it).
     return this.exclusive(async () => {
-      try {
-        return (await this.dataSource.runMigrations({ transaction: 'all' })).map((m) => m.name);
-      } catch (error) {
-        // Another process may have applied the same migrations between our check and our write.
-        if (!(await this.dataSource.showMigrations())) return [];
-        throw this.migrationError(error);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await this.dataSource.runMigrations({ transaction: 'all' })).map((m) => m.name);
+        } catch (error) {
+          const pending = await this.dataSource.showMigrations().catch(() => true);
+          if (!pending) return [];
+          if (attempt >= 20) throw this.migrationError(error);
+          await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+        }
       }
     });
   }

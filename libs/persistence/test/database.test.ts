@@ -1,0 +1,181 @@
+/**
+ * The persistence layer on every database: durability settings, portable column types, migrations
+ * that several nodes may run at once, unit-of-work rules, and the rule that only repositories and
+ * migrations use TypeORM.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, it } from 'node:test';
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { loadConfig } from '@realm/config';
+import { repoRoot, testDatabases } from '@realm/testing';
+import { Database, defineEntity, driverOfRunner, PersistenceError, portableTable } from '../src/index.js';
+
+interface SampleRow {
+  id: string;
+  blob: Buffer;
+  at: Date;
+  big: number;
+  flag: boolean;
+  doc: { nested: string[] };
+}
+
+const SampleEntity = defineEntity<SampleRow>({
+  name: 'sample_rows',
+  columns: {
+    id: { column: 'id', type: 'string', length: 36, primary: true },
+    blob: { column: 'blob', type: 'binary' },
+    at: { column: 'at', type: 'timestamp' },
+    big: { column: 'big', type: 'bigint' },
+    flag: { column: 'flag', type: 'bool' },
+    doc: { column: 'doc', type: 'json' },
+  },
+});
+
+class SampleInit1700000000000 implements MigrationInterface {
+  name = 'SampleInit1700000000000';
+  async up(runner: QueryRunner): Promise<void> {
+    await runner.createTable(
+      portableTable(
+        {
+          name: 'sample_rows',
+          columns: [
+            { name: 'id', type: 'string', length: 36, primary: true },
+            { name: 'blob', type: 'binary' },
+            { name: 'at', type: 'timestamp' },
+            { name: 'big', type: 'bigint' },
+            { name: 'flag', type: 'bool' },
+            { name: 'doc', type: 'json' },
+          ],
+        },
+        driverOfRunner(runner),
+      ),
+    );
+  }
+  async down(runner: QueryRunner): Promise<void> {
+    await runner.dropTable('sample_rows');
+  }
+}
+
+const options = { entities: [SampleEntity], migrations: [SampleInit1700000000000] };
+
+for (const database of testDatabases()) {
+  describe(`database on ${database.name}`, () => {
+    it('applies migrations once, even when several nodes start at the same moment, and never synchronizes', async () => {
+      const created = await database.create();
+      const config = loadConfig({ env: created.env });
+      try {
+        const nodes = await Promise.all([Database.open(config.database, options), Database.open(config.database, options), Database.open(config.database, options)]);
+        const applied = await Promise.all(nodes.map((db) => db.migrate()));
+        assert.deepEqual(applied.flat(), ['SampleInit1700000000000'], 'exactly one node applied the migration');
+        for (const db of nodes) assert.equal(await db.hasPendingMigrations(), false);
+        await Promise.all(nodes.map((db) => db.close()));
+      } finally {
+        await created.drop();
+      }
+    });
+
+    it('round-trips binary, time zone-aware timestamps, bigints, booleans and JSON', async () => {
+      const created = await database.create();
+      const db = await Database.open(loadConfig({ env: created.env }).database, options);
+      try {
+        await db.migrate();
+        const row: SampleRow = { id: 'a', blob: Buffer.from([0, 255, 1, 128]), at: new Date('2026-03-29T01:30:00.123+02:00'), big: 2 ** 52 + 1, flag: true, doc: { nested: ['x', 'ü'] } };
+        await db.write((tx) => tx.manager.getRepository<SampleRow>('sample_rows').insert(row));
+        const read = await db.read((tx) => tx.manager.getRepository<SampleRow>('sample_rows').findOneByOrFail({ id: 'a' }));
+        assert.deepEqual(read.blob, row.blob);
+        assert.ok(Buffer.isBuffer(read.blob));
+        assert.equal(read.at.toISOString(), '2026-03-28T23:30:00.123Z');
+        assert.equal(read.big, row.big);
+        assert.equal(read.flag, true);
+        assert.deepEqual(read.doc, row.doc);
+      } finally {
+        await db.close();
+        await created.drop();
+      }
+    });
+
+    it('commits all of a write or none of it, and refuses a write nested in another unit of work', async () => {
+      const created = await database.create();
+      const db = await Database.open(loadConfig({ env: created.env }).database, options);
+      try {
+        await db.migrate();
+        const repo = (tx: Parameters<Parameters<Database['write']>[0]>[0]) => tx.manager.getRepository<SampleRow>('sample_rows');
+        const sample = (id: string): SampleRow => ({ id, blob: Buffer.alloc(1), at: new Date(), big: 1, flag: false, doc: { nested: [] } });
+        await assert.rejects(
+          db.write(async (tx) => {
+            await repo(tx).insert(sample('b'));
+            await repo(tx).insert(sample('b'));
+          }),
+        );
+        assert.equal(await db.read((tx) => repo(tx).countBy({ id: 'b' })), 0, 'the first insert was rolled back');
+        await assert.rejects(db.write(() => db.write(async () => undefined)), /inside another unit of work/);
+        assert.equal(db.insideUnitOfWork(), false);
+        // Concurrent writes from one process are serialised, none lost.
+        await Promise.all(Array.from({ length: 20 }, (_, i) => db.write((tx) => repo(tx).insert(sample(`c${i}`)))));
+        assert.equal(await db.read((tx) => repo(tx).count()), 20);
+      } finally {
+        await db.close();
+        await created.drop();
+      }
+    });
+
+    if (database.name === 'sqlite') {
+      it('runs SQLite in WAL mode with synchronous=FULL and creates the file 0600', async () => {
+        const created = await database.create();
+        const config = loadConfig({ env: created.env });
+        const db = await Database.open(config.database, options);
+        try {
+          assert.deepEqual(await db.query('PRAGMA journal_mode'), [{ journal_mode: 'wal' }]);
+          assert.deepEqual(await db.query('PRAGMA synchronous'), [{ synchronous: 2 }], 'FULL');
+          assert.equal(statSync(config.database.sqlitePath!).mode & 0o777, 0o600);
+        } finally {
+          await db.close();
+        }
+      });
+    }
+  });
+}
+
+describe('database errors', () => {
+  it('names the setting and masks the password when the server is down', async () => {
+    const config = loadConfig({ env: { REALM_DATABASE_URL: 'postgres://realm:pw-7788@127.0.0.1:1/realm' } });
+    await assert.rejects(Database.open(config.database, options), (error: unknown) => {
+      assert.ok(error instanceof PersistenceError);
+      assert.equal(error.code, 'DB_UNAVAILABLE');
+      assert.equal(error.setting, 'database.url');
+      assert.match(error.message, /^cannot open the database at postgres:\/\/realm:\*\*\*\*@127\.0\.0\.1:1\/realm \(database\.url\): .*ECONNREFUSED/);
+      assert.equal(error.message.includes('pw-7788'), false);
+      return true;
+    });
+  });
+});
+
+describe('architecture', () => {
+  it('only repositories, migrations and libs/persistence import TypeORM', () => {
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else if (name.endsWith('.ts') && /from 'typeorm'/.test(readFileSync(path, 'utf8'))) {
+          const rel = relative(repoRoot, path);
+          const allowed = rel.startsWith('libs/persistence/') || /\.repository\.ts$/.test(name) || rel.includes('/migrations/');
+          if (!allowed) offenders.push(rel);
+        }
+      }
+    };
+    for (const root of ['libs', 'apps']) {
+      for (const pkg of readdirSync(join(repoRoot, root))) {
+        const src = join(repoRoot, root, pkg, 'src');
+        try {
+          walk(src);
+        } catch {
+          // A package without src/.
+        }
+      }
+    }
+    assert.deepEqual(offenders, []);
+  });
+});
