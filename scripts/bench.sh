@@ -4,7 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-ensure_system_packages softhsm2:/usr/bin/softhsm2-util softhsm2:/usr/lib/softhsm/libsofthsm2.so
-ensure_node_modules
-build
+prepare_suite
 node bench/dist/src/vault.bench.js

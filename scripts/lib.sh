@@ -36,3 +36,10 @@ ensure_node_modules() {
 build() {
   npx --no-install tsc -b
 }
+
+# prepare_suite — what every entry point needs before running tests or benchmarks.
+prepare_suite() {
+  ensure_system_packages softhsm2:/usr/bin/softhsm2-util softhsm2:/usr/lib/softhsm/libsofthsm2.so
+  ensure_node_modules
+  build
+}

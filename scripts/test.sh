@@ -7,9 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-ensure_system_packages softhsm2:/usr/bin/softhsm2-util softhsm2:/usr/lib/softhsm/libsofthsm2.so
-ensure_node_modules
-build
+prepare_suite
 
 if [ -n "${REALM_TEST_POSTGRES_URL:-}" ]; then
   echo "databases: SQLite and PostgreSQL ($(node -e 'const u=new URL(process.argv[1]); u.password&&(u.password="****"); console.log(u.toString())' "$REALM_TEST_POSTGRES_URL"))" >&2

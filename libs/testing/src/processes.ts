@@ -12,6 +12,17 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, ...(process.env.SOFTHSM2_CONF && { SOFTHSM2_CONF: process.env.SOFTHSM2_CONF }), REALM_LOG_LEVEL: 'info', ...env };
 }
 
+/** Calls `onLine` with each complete line a child writes to `stream`. */
+export function onLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let buffered = '';
+  stream.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split('\n');
+    buffered = lines.pop()!;
+    for (const line of lines) onLine(line);
+  });
+}
+
 export interface CommandResult {
   readonly code: number | null;
   readonly stdout: string;
@@ -66,40 +77,34 @@ export function startAppliance(env: Record<string, string>, caFile?: string): Pr
     const child = spawn(process.execPath, [APPLIANCE_MAIN], { env: childEnv({ REALM_HTTP_PORT: '0', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
     const logs: Record<string, unknown>[] = [];
     let stderr = '';
-    let buffered = '';
     let started = false;
     const exited = new Promise<number | string | null>((done) => child.on('exit', (code, signal) => done(code ?? signal)));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        let entry: Record<string, unknown>;
-        try {
-          entry = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          entry = { unparsable: line };
-        }
-        logs.push(entry);
-        if (!started && entry.msg === 'security realm listening') {
-          started = true;
-          const port = entry.port as number;
-          const url = `https://127.0.0.1:${port}`;
-          const ca = readFileSync(caFile ?? join(env.REALM_DATA_DIR!, 'tls', 'dev-cert.pem'));
-          resolve({
-            url,
-            port,
-            child,
-            logs,
-            stderr: () => stderr,
-            get: (path, headers = {}) => httpsGet(`${url}${path}`, ca, headers),
-            async stop() {
-              child.kill('SIGTERM');
-              return exited;
-            },
-          });
-        }
+    onLines(child.stdout, (line) => {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        entry = { unparsable: line };
+      }
+      logs.push(entry);
+      if (!started && entry.msg === 'security realm listening') {
+        started = true;
+        const port = entry.port as number;
+        const url = `https://127.0.0.1:${port}`;
+        const ca = readFileSync(caFile ?? join(env.REALM_DATA_DIR!, 'tls', 'dev-cert.pem'));
+        resolve({
+          url,
+          port,
+          child,
+          logs,
+          stderr: () => stderr,
+          get: (path, headers = {}) => httpsGet(`${url}${path}`, ca, headers),
+          async stop() {
+            child.kill('SIGTERM');
+            return exited;
+          },
+        });
       }
     });
     void exited.then((code) => {

@@ -121,17 +121,7 @@ export class KeyVault {
       await this.currentKek();
       return { created: false, generation: existing.generation };
     }
-    const generation = 1;
-    if (!this.backend.hasMasterKey(generation)) this.backend.createMasterKey(generation);
-    const row: MasterKeyRow = {
-      generation,
-      backend: this.backend.kind,
-      label: this.config.masterKeyLabel,
-      state: 'active',
-      checkValue: this.wrap(generation, CHECK_PLAINTEXT),
-      createdAt: new Date(this.clock()),
-      retiredAt: null,
-    };
+    const row = this.createOrAdoptMasterKey(1, 'active');
     let created = true;
     try {
       await this.db.write((tx) => this.masterKeys.insert(row, tx));
@@ -237,19 +227,8 @@ export class KeyVault {
     if (!active) throw notInitialized();
     let pending = masters.find((m) => m.state === 'pending');
     if (!pending) {
-      const generation = Math.max(...masters.map((m) => m.generation)) + 1;
-      // A key left in the backend by a rotation interrupted before its row was written is adopted.
-      if (!this.backend.hasMasterKey(generation)) this.backend.createMasterKey(generation);
-      pending = {
-        generation,
-        backend: this.backend.kind,
-        label: this.config.masterKeyLabel,
-        state: 'pending',
-        checkValue: this.wrap(generation, CHECK_PLAINTEXT),
-        createdAt: new Date(this.clock()),
-        retiredAt: null,
-      };
-      const row = pending;
+      const row = this.createOrAdoptMasterKey(Math.max(...masters.map((m) => m.generation)) + 1, 'pending');
+      pending = row;
       await this.db.write((tx) => this.masterKeys.insert(row, tx));
     }
     this.verifyCheckValue(pending);
@@ -322,6 +301,24 @@ export class KeyVault {
     this.kekCache.clear();
     this.current = undefined;
     this.backend.close();
+  }
+
+  /**
+   * Creates master-key generation `generation` in the backend unless it is already there (a key
+   * ceremony's pre-provisioned key, or one left by a rotation interrupted before its row was
+   * written), and returns its bookkeeping row with the check value.
+   */
+  private createOrAdoptMasterKey(generation: number, state: 'active' | 'pending'): MasterKeyRow {
+    if (!this.backend.hasMasterKey(generation)) this.backend.createMasterKey(generation);
+    return {
+      generation,
+      backend: this.backend.kind,
+      label: this.config.masterKeyLabel,
+      state,
+      checkValue: this.wrap(generation, CHECK_PLAINTEXT),
+      createdAt: new Date(this.clock()),
+      retiredAt: null,
+    };
   }
 
   private epochNow(): number {

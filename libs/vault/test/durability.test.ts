@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { createSoftHsmToken, testDatabases } from '@realm/testing';
+import { createSoftHsmToken, onLines, testDatabases } from '@realm/testing';
 import { openVault } from './helpers.js';
 
 const token = createSoftHsmToken('durability');
@@ -18,21 +18,15 @@ function runAndKill(env: Record<string, string>): Promise<Map<string, string>> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [writer], { env: { PATH: process.env.PATH, SOFTHSM2_CONF: token.confPath, REALM_LOG_LEVEL: 'silent', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const acknowledged = new Map<string, string>();
-    let buffered = '';
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        if (line === 'ready') {
-          setTimeout(() => child.kill('SIGKILL'), randomInt(150, 900));
-          continue;
-        }
-        const [uri, hex] = line.split(' ');
-        acknowledged.set(uri!, hex!);
+    onLines(child.stdout, (line) => {
+      if (line === 'ready') {
+        setTimeout(() => child.kill('SIGKILL'), randomInt(150, 900));
+        return;
       }
+      const [uri, hex] = line.split(' ');
+      acknowledged.set(uri!, hex!);
     });
     child.on('exit', (code, signal) => {
       if (signal === 'SIGKILL') resolve(acknowledged);
