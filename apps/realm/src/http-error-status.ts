@@ -36,6 +36,7 @@ function vaultStatus(code: VaultErrorCode): number {
     case 'VAULT_UNWRAP_FAILED':
     case 'VAULT_HSM_ERROR':
     case 'VAULT_SOFTWARE_IN_PRODUCTION':
+    case 'VAULT_INVALID_ARGUMENT':
     case 'VAULT_ROTATION_STATE':
       return 500;
     default:

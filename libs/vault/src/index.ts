@@ -6,3 +6,4 @@ export { createBackend, KeyVault, type SealedKey, type RotationOptions, type Rot
 export { VAULT_MIGRATIONS } from './migrations/index.js';
 export { VaultError, type VaultErrorCode } from './vault.error.js';
 export { VaultModule } from './vault.module.js';
+export { RsaKeyStore } from './rsa-key-store.js';

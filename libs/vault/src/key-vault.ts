@@ -9,6 +9,7 @@ import { KekRepository } from './hierarchy/kek.repository.js';
 import { MasterKeyRepository } from './hierarchy/master-key.repository.js';
 import { SealedKeyRepository } from './hierarchy/sealed-key.repository.js';
 import type { KekRow, MasterKeyRow, SealedKeyRow } from './hierarchy/vault.entities.js';
+import { RsaKeyStore } from './rsa-key-store.js';
 import { VaultError } from './vault.error.js';
 
 /** Format byte of a sealed key: AES-256-GCM, iv(12) || ciphertext || tag(16), AAD = the key's URI. */
@@ -67,6 +68,8 @@ export interface VaultCounters {
  */
 export class KeyVault {
   readonly counters: VaultCounters = { backendWraps: 0, backendUnwraps: 0 };
+  /** RSA key pairs whose private halves stay in the vault (the KMS static identity). */
+  readonly rsaKeys: RsaKeyStore;
   private readonly masterKeys: MasterKeyRepository;
   private readonly keks: KekRepository;
   private readonly sealedKeys: SealedKeyRepository;
@@ -85,6 +88,12 @@ export class KeyVault {
     this.keks = new KekRepository(db);
     this.sealedKeys = new SealedKeyRepository(db);
     this.clock = options.clock ?? Date.now;
+    this.rsaKeys = new RsaKeyStore(this, backend, db);
+  }
+
+  /** The database the vault stores its keys in (for stores that write alongside it). */
+  get database(): Database {
+    return this.db;
   }
 
   /**

@@ -25,6 +25,8 @@ export type VaultErrorCode =
   | 'VAULT_KEY_EXISTS'
   /** The software backend was asked to run with env=production. */
   | 'VAULT_SOFTWARE_IN_PRODUCTION'
+  /** A caller asked for something the vault refuses by policy (e.g. an RSA key under 2048 bits). */
+  | 'VAULT_INVALID_ARGUMENT'
   /** A master-key rotation or retirement was asked for in a state that does not allow it. */
   | 'VAULT_ROTATION_STATE';
 

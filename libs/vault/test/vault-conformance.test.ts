@@ -4,10 +4,10 @@
  * set).
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { constants, createHash, publicEncrypt, randomBytes, randomUUID, verify } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createSoftHsmToken, portableSql, testDatabases } from '@realm/testing';
-import { KeyVault, VaultError } from '../src/index.js';
+import { KeyVault, Pkcs11MasterKeyBackend, VaultError } from '../src/index.js';
 import { openVault, type VaultFixture } from './helpers.js';
 
 // SoftHSM2 reads its configuration at C_Initialize (once per process): create the token first.
@@ -174,6 +174,37 @@ for (const database of testDatabases()) {
         const cold = await fx.reopen();
         for (const [i, uri] of uris.entries()) assert.deepEqual(await cold.getKey(uri), keys[i]);
         assert.deepEqual(await (await fx.reopen()).initialize(), { created: false, generation: 2 });
+      });
+
+      it('keeps RSA private keys in the vault: OAEP decryption and PSS signatures work, the private half never comes out', async () => {
+        const uri = `kms://kms.realm.test/statickeys/${randomUUID()}`;
+        const publicKey = await fx.vault.rsaKeys.create(uri, 2048);
+        assert.equal(publicKey.asymmetricKeyDetails?.modulusLength, 2048);
+        // JWE RSA-OAEP (RFC 7518 §4.3) is OAEP with SHA-1; SoftHSM2 2.6 implements no other OAEP hash.
+        const hashes = fx.vault.backend instanceof Pkcs11MasterKeyBackend ? (['sha1'] as const) : (['sha1', 'sha256'] as const);
+        for (const hash of hashes) {
+          const secret = randomBytes(32);
+          const ciphertext = publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, secret);
+          assert.deepEqual(await fx.vault.rsaKeys.oaepDecrypt(uri, ciphertext, hash), secret);
+        }
+        const data = Buffer.from('signing input');
+        const signature = await fx.vault.rsaKeys.pssSha256Sign(uri, data);
+        assert.equal(verify('sha256', data, { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, signature), true);
+        // Another process (a fresh vault) uses the same key pair.
+        const other = await fx.reopen();
+        assert.equal((await other.rsaKeys.publicKey(uri))?.export({ format: 'jwk' }).n, publicKey.export({ format: 'jwk' }).n);
+        const again = randomBytes(32);
+        assert.deepEqual(await other.rsaKeys.oaepDecrypt(uri, publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, again), 'sha1'), again);
+        await assert.rejects(fx.vault.rsaKeys.oaepDecrypt(uri, randomBytes(256), 'sha1'), isVaultError('VAULT_UNWRAP_FAILED'));
+        await assert.rejects(fx.vault.rsaKeys.create(uri), isVaultError('VAULT_KEY_EXISTS'));
+        await assert.rejects(fx.vault.rsaKeys.pssSha256Sign(`${uri}-missing`, data), isVaultError('VAULT_KEY_NOT_FOUND'));
+        await assert.rejects(fx.vault.rsaKeys.create(`${uri}-small`, 1024), isVaultError('VAULT_INVALID_ARGUMENT'));
+        if (fx.vault.backend instanceof Pkcs11MasterKeyBackend) {
+          const tokenId = createHash('sha256').update(uri).digest().subarray(0, 16);
+          assert.deepEqual(fx.vault.backend.inspectPrivateKey(tokenId), { sensitive: true, extractable: false });
+          const [row] = await fx.db.query<{ n: number | string }[]>(portableSql(fx.db.driver, 'SELECT COUNT(*) AS n FROM vault_keys WHERE uri = ?'), [uri]);
+          assert.equal(Number(row!.n), 0, 'nothing of the private key is in the database');
+        }
       });
 
       it('refuses to open when the backend holds a different master key than the database expects', async () => {

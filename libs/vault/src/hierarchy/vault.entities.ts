@@ -65,4 +65,29 @@ export const SealedKeyEntity = defineEntity<SealedKeyRow>({
   },
 });
 
-export const VAULT_ENTITIES = [MasterKeyEntity, KekEntity, SealedKeyEntity];
+
+
+/** An asymmetric key pair: the public half here, the private half sealed in vault_keys or in the token. */
+export interface AsymmetricKeyRow {
+  uri: string;
+  algorithm: string;
+  /** `sealed` (PKCS#8 in vault_keys under the same URI) or `pkcs11` (a token object with CKA_ID = `tokenId`). */
+  location: string;
+  tokenId: Buffer | null;
+  publicKey: Buffer;
+  createdAt: Date;
+}
+
+export const AsymmetricKeyEntity = defineEntity<AsymmetricKeyRow>({
+  name: 'vault_asymmetric_keys',
+  columns: {
+    uri: { column: 'uri', type: 'string', length: 512, primary: true },
+    algorithm: { column: 'algorithm', type: 'string', length: 16 },
+    location: { column: 'location', type: 'string', length: 16 },
+    tokenId: { column: 'token_id', type: 'binary', nullable: true },
+    publicKey: { column: 'public_key', type: 'binary' },
+    createdAt: { column: 'created_at', type: 'timestamp' },
+  },
+});
+
+export const VAULT_ENTITIES = [MasterKeyEntity, KekEntity, SealedKeyEntity, AsymmetricKeyEntity];

@@ -2,7 +2,7 @@ import pkcs11js from 'pkcs11js';
 import { VaultError } from '../../vault.error.js';
 
 /** What the caller was doing, so that the same CKR_ code can be reported in terms of that. */
-export type Pkcs11Operation = 'load' | 'initialize' | 'find-token' | 'open-session' | 'login' | 'find-key' | 'generate-key' | 'wrap' | 'unwrap' | 'destroy' | 'read-attributes' | 'health';
+export type Pkcs11Operation = 'load' | 'initialize' | 'find-token' | 'open-session' | 'login' | 'find-key' | 'generate-key' | 'wrap' | 'unwrap' | 'destroy' | 'read-attributes' | 'decrypt' | 'sign' | 'health';
 
 export interface Pkcs11Settings {
   readonly module: string;
@@ -75,7 +75,7 @@ export function translatePkcs11Error(error: unknown, operation: Pkcs11Operation,
     default:
       break;
   }
-  if (operation === 'unwrap' && UNWRAP_REFUSED.has(ckr)) {
+  if ((operation === 'unwrap' || operation === 'decrypt') && UNWRAP_REFUSED.has(ckr)) {
     return new VaultError('VAULT_UNWRAP_FAILED', 'a wrapped key was refused by the master key: it was altered or wrapped by another key', { cause: error });
   }
   if (SESSION_LOST.has(ckr)) {

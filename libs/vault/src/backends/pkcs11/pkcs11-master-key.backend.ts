@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import type { Pkcs11Config } from '@realm/config';
 import { VaultError } from '../../vault.error.js';
@@ -5,6 +6,9 @@ import type { MasterKeyBackend } from '../master-key-backend.js';
 import { Pkcs11Token } from './pkcs11-token.js';
 
 type Handle = Buffer;
+
+/** CKZ_DATA_SPECIFIED (PKCS#11 v2.40 §2.1.8): the OAEP label is given, here empty, as RFC 8017 defaults. */
+const CKZ_DATA_SPECIFIED = 0x00000001;
 
 /**
  * CKM_AES_KEY_WRAP_PAD (0x210A). PKCS#11 v2.40 §2.14.3 is ambiguous about its padding, and
@@ -153,6 +157,90 @@ export class Pkcs11MasterKeyBackend implements MasterKeyBackend {
         token: bool(7),
       };
     });
+  }
+
+  /**
+   * Generates an RSA key pair in the token (PKCS#11 v2.40 §2.1.4, CKM_RSA_PKCS_KEY_PAIR_GEN). The
+   * private key is a token object, sensitive and never extractable, allowed to decrypt and sign
+   * only; both halves carry `id` as CKA_ID. Returns the public key as SPKI DER.
+   */
+  generateRsaKeyPair(id: Buffer, label: string, bits: number): Buffer {
+    return this.token.run('generate-key', (library, session) => {
+      const { publicKey } = library.C_GenerateKeyPair(
+        session,
+        { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN },
+        [
+          { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
+          { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA },
+          { type: pkcs11js.CKA_TOKEN, value: true },
+          { type: pkcs11js.CKA_MODULUS_BITS, value: bits },
+          { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) },
+          { type: pkcs11js.CKA_ENCRYPT, value: true },
+          { type: pkcs11js.CKA_VERIFY, value: true },
+          { type: pkcs11js.CKA_LABEL, value: label },
+          { type: pkcs11js.CKA_ID, value: id },
+        ],
+        [
+          { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+          { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA },
+          { type: pkcs11js.CKA_TOKEN, value: true },
+          { type: pkcs11js.CKA_PRIVATE, value: true },
+          { type: pkcs11js.CKA_SENSITIVE, value: true },
+          { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+          { type: pkcs11js.CKA_DECRYPT, value: true },
+          { type: pkcs11js.CKA_SIGN, value: true },
+          { type: pkcs11js.CKA_UNWRAP, value: false },
+          { type: pkcs11js.CKA_DERIVE, value: false },
+          { type: pkcs11js.CKA_LABEL, value: label },
+          { type: pkcs11js.CKA_ID, value: id },
+        ],
+      );
+      const [modulus, exponent] = library.C_GetAttributeValue(session, publicKey, [{ type: pkcs11js.CKA_MODULUS }, { type: pkcs11js.CKA_PUBLIC_EXPONENT }]);
+      return createPublicKey({ key: { kty: 'RSA', n: modulus!.value.toString('base64url'), e: exponent!.value.toString('base64url') }, format: 'jwk' }).export({ type: 'spki', format: 'der' });
+    });
+  }
+
+  /** RSAES-OAEP decryption inside the token (CKM_RSA_PKCS_OAEP; SHA-1 or SHA-256 with the matching MGF1). */
+  rsaOaepDecrypt(id: Buffer, ciphertext: Buffer, hash: 'sha1' | 'sha256'): Buffer {
+    return this.token.run('decrypt', (library, session) => {
+      const key = this.requirePrivateKey(session, id);
+      const parameter: pkcs11js.RsaOAEP = {
+        type: pkcs11js.CK_PARAMS_RSA_OAEP,
+        hashAlg: hash === 'sha1' ? pkcs11js.CKM_SHA_1 : pkcs11js.CKM_SHA256,
+        mgf: hash === 'sha1' ? pkcs11js.CKG_MGF1_SHA1 : pkcs11js.CKG_MGF1_SHA256,
+        source: CKZ_DATA_SPECIFIED,
+      };
+      library.C_DecryptInit(session, { mechanism: pkcs11js.CKM_RSA_PKCS_OAEP, parameter }, key);
+      return Buffer.from(library.C_Decrypt(session, ciphertext, Buffer.alloc(ciphertext.length)));
+    });
+  }
+
+  /** RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt inside the token (CKM_SHA256_RSA_PKCS_PSS). */
+  rsaPssSha256Sign(id: Buffer, data: Buffer): Buffer {
+    return this.token.run('sign', (library, session) => {
+      const key = this.requirePrivateKey(session, id);
+      const parameter: pkcs11js.RsaPSS = { type: pkcs11js.CK_PARAMS_RSA_PSS, hashAlg: pkcs11js.CKM_SHA256, mgf: pkcs11js.CKG_MGF1_SHA256, saltLen: 32 };
+      library.C_SignInit(session, { mechanism: pkcs11js.CKM_SHA256_RSA_PKCS_PSS, parameter }, key);
+      return Buffer.from(library.C_Sign(session, data, Buffer.alloc(1024)));
+    });
+  }
+
+  /** The private key object with CKA_ID `id`, for tests and `realmctl status`. */
+  inspectPrivateKey(id: Buffer): { sensitive: boolean; extractable: boolean } {
+    return this.token.run('read-attributes', (library, session) => {
+      const key = this.requirePrivateKey(session, id);
+      const [sensitive, extractable] = library.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_EXTRACTABLE }]);
+      return { sensitive: sensitive!.value[0] === 1, extractable: extractable!.value[0] === 1 };
+    });
+  }
+
+  private requirePrivateKey(session: Handle, id: Buffer): Handle {
+    const key = this.token.findObject(session, `private key ${id.toString('hex')}`, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+      { type: pkcs11js.CKA_ID, value: id },
+    ]);
+    if (!key) throw new VaultError('VAULT_KEY_NOT_FOUND', `no private key with CKA_ID ${id.toString('hex')} on token '${this.token.tokenLabel}'`);
+    return key;
   }
 
   health(): { ok: boolean; detail: string } {
