@@ -21,7 +21,16 @@ export interface RealmConfig {
   readonly database: DatabaseConfig;
   readonly vault: VaultConfig;
   readonly audit: { readonly checkpointEvery: number; readonly checkpointIntervalSeconds: number };
-  readonly kms: { readonly domain: string };
+  readonly kms: {
+    readonly domain: string;
+    readonly maxBatch: number;
+    readonly maxMessageBytes: number;
+    readonly maxKeysPerRequest: number;
+    readonly channelLifetimeSeconds: number;
+    readonly unboundKeyLifetimeSeconds: number;
+    readonly boundKeyLifetimeSeconds: number;
+  };
+  readonly identity: { readonly issuer: string; readonly accessTokenLifetimeSeconds: number };
   /** Where the values came from, for `realmctl status`. */
   readonly sources: { readonly file?: string };
 }
@@ -181,7 +190,16 @@ function resolveConfig(v: Map<string, unknown>, cwd: string, file: string | unde
       ...(pkcs11 !== undefined && { pkcs11 }),
     },
     audit: { checkpointEvery: get('audit.checkpointEvery'), checkpointIntervalSeconds: get('audit.checkpointInterval') },
-    kms: { domain: get('kms.domain') },
+    kms: {
+      domain: get('kms.domain'),
+      maxBatch: get('kms.maxBatch'),
+      maxMessageBytes: get('kms.maxMessageBytes'),
+      maxKeysPerRequest: get('kms.maxKeysPerRequest'),
+      channelLifetimeSeconds: get('kms.channelLifetime'),
+      unboundKeyLifetimeSeconds: get('kms.unboundKeyLifetime'),
+      boundKeyLifetimeSeconds: get('kms.boundKeyLifetime'),
+    },
+    identity: { issuer: get('identity.issuer'), accessTokenLifetimeSeconds: get('identity.accessTokenLifetime') },
     sources: file !== undefined ? { file: resolve(cwd, file) } : {},
   };
 }

@@ -68,6 +68,14 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'audit.checkpointInterval', kind: { type: 'duration', minSeconds: 1, maxSeconds: 86400 }, default: '60s', description: 'sign a checkpoint at least this often while records are written' },
 
   { key: 'kms.domain', kind: { type: 'string', pattern: HOSTNAME, patternHint: 'a lower-case DNS name' }, default: 'kms.realm.test', description: 'the KMS domain in kms://<domain>/... URIs and the KMS certificate' },
+  { key: 'kms.maxBatch', kind: { type: 'int', min: 1, max: 1000 }, default: '100', description: 'most KMS messages in one POST /kms/messages (Webex clients send up to 50)' },
+  { key: 'kms.maxMessageBytes', kind: { type: 'int', min: 1024, max: 1024 * 1024 }, default: '65536', description: 'largest single KMS message (compact JWE) accepted' },
+  { key: 'kms.maxKeysPerRequest', kind: { type: 'int', min: 1, max: 1000 }, default: '100', description: 'most unbound keys one create /keys request may ask for (count), and most keys one retrieval returns' },
+  { key: 'kms.channelLifetime', kind: { type: 'duration', minSeconds: 60, maxSeconds: 3600 }, default: '1h', description: 'lifetime of an ECDHE channel (at most one hour); clients renegotiate after it' },
+  { key: 'kms.unboundKeyLifetime', kind: { type: 'duration', minSeconds: 60, maxSeconds: 366 * 86400 }, default: '7d', description: 'how long an unbound key may still be bound (its expirationDate)' },
+  { key: 'kms.boundKeyLifetime', kind: { type: 'duration', minSeconds: 60, maxSeconds: 10 * 366 * 86400 }, default: '365d', description: 'how long a bound key may be used to encrypt after binding (its new expirationDate); decryption has no limit' },
+  { key: 'identity.issuer', kind: { type: 'string', pattern: /^https:\/\/[^\s]+$/, patternHint: 'an https:// URL' }, default: 'https://realm.localhost', description: 'the iss of access tokens this appliance issues; tokens from any other issuer are refused' },
+  { key: 'identity.accessTokenLifetime', kind: { type: 'duration', minSeconds: 30, maxSeconds: 3600 }, default: '5m', description: 'lifetime of KMS access tokens' },
 ];
 
 /** `vault.pkcs11.tokenLabel` → `REALM_VAULT_PKCS11_TOKEN_LABEL`. */

@@ -10,6 +10,7 @@ export {
   type Driver,
   type PortableColumn,
   type PortableEntity,
+  type PortableForeignKey,
   type PortableIndex,
   type PortableTableSpec,
   type PortableType,

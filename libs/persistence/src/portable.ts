@@ -88,10 +88,18 @@ export function toEntitySchema(entity: PortableEntity<object>, driver: Driver): 
   });
 }
 
+export interface PortableForeignKey {
+  readonly columns: readonly string[];
+  readonly referencedTable: string;
+  readonly referencedColumns: readonly string[];
+  readonly onDelete?: 'CASCADE' | 'RESTRICT' | 'SET NULL';
+}
+
 export interface PortableTableSpec {
   readonly name: string;
   readonly columns: readonly (PortableColumn & { readonly name: string })[];
   readonly indices?: readonly PortableIndex[];
+  readonly foreignKeys?: readonly PortableForeignKey[];
 }
 
 /** A TypeORM `Table` for a migration, with the driver's real column types. */
@@ -111,6 +119,12 @@ export function portableTable(spec: PortableTableSpec, driver: Driver): Table {
     indices: (spec.indices ?? []).map(
       (i): TableIndexOptions => ({ name: i.name, columnNames: [...i.columns], isUnique: i.unique ?? false }),
     ),
+    foreignKeys: (spec.foreignKeys ?? []).map((f) => ({
+      columnNames: [...f.columns],
+      referencedTableName: f.referencedTable,
+      referencedColumnNames: [...f.referencedColumns],
+      onDelete: f.onDelete ?? 'RESTRICT',
+    })),
   });
 }
 

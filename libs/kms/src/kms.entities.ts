@@ -1,0 +1,133 @@
+import { defineEntity } from '@realm/persistence';
+
+/**
+ * A KMS key's metadata (draft §3.1). The key material is in the vault under the same URI, sealed
+ * under a KEK with the URI as additional data.
+ */
+export interface KmsKeyRow {
+  uri: string;
+  /** The creating principal (the draft's userId). */
+  owner: string;
+  clientId: string;
+  resourceUri: string | null;
+  createDate: Date;
+  /** Unbound: last moment it may be bound. Bound: last moment it may be used to encrypt. */
+  expirationDate: Date;
+  bindDate: Date | null;
+}
+
+/** A KMS resource object (KRO, draft §3.3). */
+export interface KmsResourceRow {
+  uri: string;
+  creator: string;
+  createDate: Date;
+}
+
+/** An authorization of `authId` (a principal id or another KRO's URI) on a KRO (draft §3.2). */
+export interface KmsAuthorizationRow {
+  uri: string;
+  resourceUri: string;
+  authId: string;
+  creator: string;
+  createDate: Date;
+}
+
+/**
+ * An ECDHE channel (draft §5). The shared key is in the vault under `uri`. The row is deleted when
+ * the client deletes the ephemeral key; replay rows reference it, so a request on a deleted
+ * channel fails its replay insert on every node.
+ */
+export interface KmsChannelRow {
+  uri: string;
+  principalId: string;
+  clientId: string;
+  /** The static key the handshake was encrypted to: a rotation resets its channels. */
+  staticKeyUri: string;
+  createDate: Date;
+  expirationDate: Date;
+}
+
+/** A requestId seen on a channel (replay cache, shared by every node). */
+export interface KmsReplayRow {
+  channelUri: string;
+  requestId: string;
+  seenAt: Date;
+}
+
+/** The KMS static identity keys (RSA; private half in the vault). One is active. */
+export interface KmsStaticKeyRow {
+  /** The JWK kid, `kms://<domain>/statickeys/<uuid>`; also the vault key-pair URI. */
+  uri: string;
+  state: 'active' | 'retired';
+  /** x5c: base64 DER certificates, leaf first (RFC 7517 §4.7); empty until a certificate is set. */
+  certificateChain: string[];
+  createDate: Date;
+  retireDate: Date | null;
+}
+
+export const KmsKeyEntity = defineEntity<KmsKeyRow>({
+  name: 'kms_keys',
+  columns: {
+    uri: { column: 'uri', type: 'string', length: 128, primary: true },
+    owner: { column: 'owner', type: 'string', length: 256 },
+    clientId: { column: 'client_id', type: 'string', length: 256 },
+    resourceUri: { column: 'resource_uri', type: 'string', length: 128, nullable: true },
+    createDate: { column: 'create_date', type: 'timestamp' },
+    expirationDate: { column: 'expiration_date', type: 'timestamp' },
+    bindDate: { column: 'bind_date', type: 'timestamp', nullable: true },
+  },
+});
+
+export const KmsResourceEntity = defineEntity<KmsResourceRow>({
+  name: 'kms_resources',
+  columns: {
+    uri: { column: 'uri', type: 'string', length: 128, primary: true },
+    creator: { column: 'creator', type: 'string', length: 256 },
+    createDate: { column: 'create_date', type: 'timestamp' },
+  },
+});
+
+export const KmsAuthorizationEntity = defineEntity<KmsAuthorizationRow>({
+  name: 'kms_authorizations',
+  columns: {
+    uri: { column: 'uri', type: 'string', length: 128, primary: true },
+    resourceUri: { column: 'resource_uri', type: 'string', length: 128 },
+    authId: { column: 'auth_id', type: 'string', length: 256 },
+    creator: { column: 'creator', type: 'string', length: 256 },
+    createDate: { column: 'create_date', type: 'timestamp' },
+  },
+});
+
+export const KmsChannelEntity = defineEntity<KmsChannelRow>({
+  name: 'kms_channels',
+  columns: {
+    uri: { column: 'uri', type: 'string', length: 128, primary: true },
+    principalId: { column: 'principal_id', type: 'string', length: 256 },
+    clientId: { column: 'client_id', type: 'string', length: 256 },
+    staticKeyUri: { column: 'static_key_uri', type: 'string', length: 128 },
+    createDate: { column: 'create_date', type: 'timestamp' },
+    expirationDate: { column: 'expiration_date', type: 'timestamp' },
+  },
+});
+
+export const KmsReplayEntity = defineEntity<KmsReplayRow>({
+  name: 'kms_replay',
+  columns: {
+    channelUri: { column: 'channel_uri', type: 'string', length: 128, primary: true },
+    requestId: { column: 'request_id', type: 'string', length: 128, primary: true },
+    seenAt: { column: 'seen_at', type: 'timestamp' },
+  },
+});
+
+export const KmsStaticKeyEntity = defineEntity<KmsStaticKeyRow>({
+  name: 'kms_static_keys',
+  columns: {
+    uri: { column: 'uri', type: 'string', length: 128, primary: true },
+    state: { column: 'state', type: 'string', length: 16 },
+    certificateChain: { column: 'certificate_chain', type: 'json' },
+    createDate: { column: 'create_date', type: 'timestamp' },
+    retireDate: { column: 'retire_date', type: 'timestamp', nullable: true },
+  },
+});
+
+export const KMS_ENTITIES = [KmsKeyEntity, KmsResourceEntity, KmsAuthorizationEntity, KmsChannelEntity, KmsReplayEntity, KmsStaticKeyEntity];

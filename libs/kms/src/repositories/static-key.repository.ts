@@ -1,0 +1,22 @@
+import { Database, type Tx } from '@realm/persistence';
+import { KmsStaticKeyEntity, type KmsStaticKeyRow } from '../kms.entities.js';
+
+export class KmsStaticKeyRepository {
+  constructor(private readonly db: Database) {}
+
+  all(): Promise<KmsStaticKeyRow[]> {
+    return this.db.read((tx) => tx.manager.getRepository<KmsStaticKeyRow>(KmsStaticKeyEntity.name).find({ order: { createDate: 'ASC' } }));
+  }
+
+  async insert(row: KmsStaticKeyRow, tx: Tx): Promise<void> {
+    await tx.manager.getRepository<KmsStaticKeyRow>(KmsStaticKeyEntity.name).insert(row);
+  }
+
+  async setCertificateChain(uri: string, chain: string[], tx: Tx): Promise<void> {
+    await tx.manager.getRepository<KmsStaticKeyRow>(KmsStaticKeyEntity.name).update({ uri }, { certificateChain: chain });
+  }
+
+  async retireActive(now: Date, tx: Tx): Promise<void> {
+    await tx.manager.getRepository<KmsStaticKeyRow>(KmsStaticKeyEntity.name).update({ state: 'active' }, { state: 'retired', retireDate: now });
+  }
+}
