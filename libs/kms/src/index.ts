@@ -1,1 +1,13 @@
-export {};
+export { KmsChannels, type NegotiatedChannel, type OpenChannel } from './channels/kms-channels.js';
+export { AuthorizationPolicy, type AuthorizationDecision, type KmsAction } from './domain/authorization-policy.js';
+export { KmsOperations, type AuthorizationRepresentation, type KeyRepresentation, type KmsCaller } from './domain/kms-operations.js';
+export { KmsStaticKey, type StaticPublicJwk } from './identity/kms-static-key.js';
+export { KMS_ENTITIES } from './kms.entities.js';
+export { KmsError, kmsStatusOf, type KmsErrorCode } from './kms.error.js';
+export { KmsModule } from './kms.module.js';
+export { createKmsRuntime, type KmsRuntime, type KmsRuntimeOptions } from './kms-runtime.js';
+export { KmsService } from './kms.service.js';
+export { KMS_MIGRATIONS } from './migrations/index.js';
+export { type AuthenticatedPrincipal, type KmsAuthenticator, KmsPipeline, type KmsPipelineObserver } from './protocol/kms-pipeline.js';
+export type { KmsCredential, KmsRequest } from './protocol/kms-request.js';
+export { KmsUris } from './protocol/kms-uris.js';

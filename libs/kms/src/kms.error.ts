@@ -20,7 +20,9 @@ export type KmsErrorCode =
   /** Something on the KMS side failed; details are in the log, never in the response. */
   | 'KMS_INTERNAL'
   /** The vault, the database or the audit log is unavailable. */
-  | 'KMS_UNAVAILABLE';
+  | 'KMS_UNAVAILABLE'
+  /** A batch with more messages than kms.maxBatch (transport level). */
+  | 'KMS_TOO_LARGE';
 
 /** A KMS protocol error: becomes `{ status, reason, requestId }` in the response, never a crash. */
 export class KmsError extends RealmError<KmsErrorCode> {
@@ -46,6 +48,8 @@ export function kmsStatusOf(code: KmsErrorCode): number {
     case 'KMS_CONFLICT':
     case 'KMS_REPLAY':
       return 409;
+    case 'KMS_TOO_LARGE':
+      return 413;
     case 'KMS_RESET':
       return 499;
     case 'KMS_INTERNAL':

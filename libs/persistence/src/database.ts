@@ -236,3 +236,10 @@ export function isUniqueViolation(error: unknown): boolean {
   const code = driverError?.code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
+
+/** True when `error` is a foreign-key violation on either driver (the referenced row is gone). */
+export function isForeignKeyViolation(error: unknown): boolean {
+  const driverError = (error as { driverError?: { code?: unknown } })?.driverError ?? (error as { code?: unknown });
+  const code = driverError?.code;
+  return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}

@@ -210,6 +210,11 @@ export class KeyVault {
     return this.sealedKeys.delete(uri, tx);
   }
 
+  /** Deletes the keys stored under `uris`; returns how many existed. */
+  deleteKeys(uris: readonly string[], tx?: Tx): Promise<number> {
+    return this.sealedKeys.deleteMany([...uris], tx);
+  }
+
   /** Opens a sealed key; the URI must be the one it was sealed for. */
   async open(uri: string, sealed: { kekId: string; sealed: Buffer }): Promise<Buffer> {
     const kek = await this.kekById(sealed.kekId);

@@ -1,4 +1,4 @@
-import { LessThan } from 'typeorm';
+import { In, LessThan } from 'typeorm';
 import { Database, type Tx } from '@realm/persistence';
 import { KmsChannelEntity, type KmsChannelRow, KmsReplayEntity, type KmsReplayRow } from '../kms.entities.js';
 
@@ -28,8 +28,16 @@ export class KmsChannelRepository {
     await tx.manager.getRepository<KmsReplayRow>(KmsReplayEntity.name).insert(row);
   }
 
-  /** Deletes channels (and their replay rows) that expired before `now`. */
-  purgeExpired(now: Date): Promise<number> {
-    return this.db.write(async (tx) => (await tx.manager.getRepository<KmsChannelRow>(KmsChannelEntity.name).delete({ expirationDate: LessThan(now) })).affected ?? 0);
+  /** URIs of channels that expired before `now`, oldest first. */
+  async expired(now: Date, limit: number): Promise<string[]> {
+    const rows = await this.db.read((tx) =>
+      tx.manager.getRepository<KmsChannelRow>(KmsChannelEntity.name).find({ select: { uri: true }, where: { expirationDate: LessThan(now) }, order: { expirationDate: 'ASC' }, take: limit }),
+    );
+    return rows.map((r) => r.uri);
+  }
+
+  /** Deletes channels (and, by cascade, their replay rows). */
+  async deleteMany(uris: string[], tx: Tx): Promise<void> {
+    if (uris.length > 0) await tx.manager.getRepository<KmsChannelRow>(KmsChannelEntity.name).delete({ uri: In(uris) });
   }
 }

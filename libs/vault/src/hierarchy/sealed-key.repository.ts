@@ -22,6 +22,13 @@ export class SealedKeyRepository {
     return tx ? work(tx) : this.db.read(work);
   }
 
+  async deleteMany(uris: string[], tx?: Tx): Promise<number> {
+    if (uris.length === 0) return 0;
+    const work = (t: Tx) => t.manager.getRepository<SealedKeyRow>(SealedKeyEntity.name).delete({ uri: In(uris) });
+    const result = await (tx ? work(tx) : this.db.write(work));
+    return result.affected ?? 0;
+  }
+
   async delete(uri: string, tx?: Tx): Promise<boolean> {
     const work = (t: Tx) => t.manager.getRepository<SealedKeyRow>(SealedKeyEntity.name).delete({ uri });
     const result = await (tx ? work(tx) : this.db.write(work));

@@ -1,0 +1,136 @@
+import { createSecretKey, type KeyObject, randomUUID } from 'node:crypto';
+import type { RealmConfig } from '@realm/config';
+import { deriveChannelKey, generateEphemeralP256, importP256PublicJwk } from '@realm/crypto';
+import { type Database, isForeignKeyViolation, isUniqueViolation } from '@realm/persistence';
+import type { KeyVault } from '@realm/vault';
+import { KmsError } from '../kms.error.js';
+import type { KmsChannelRow } from '../kms.entities.js';
+import type { KmsUris } from '../protocol/kms-uris.js';
+import type { KmsChannelRepository } from '../repositories/channel.repository.js';
+
+/** An open ECDHE channel: who negotiated it and the shared key (never leaves the process). */
+export interface OpenChannel {
+  readonly row: KmsChannelRow;
+  readonly key: KeyObject;
+}
+
+/** The KMS half of a new channel, returned to the client in the signed ECDHE response. */
+export interface NegotiatedChannel {
+  readonly uri: string;
+  readonly jwk: { kty: 'EC'; crv: 'P-256'; x: string; y: string };
+  readonly createDate: Date;
+  readonly expirationDate: Date;
+}
+
+const CACHE_LIMIT = 10_000;
+
+/**
+ * ECDHE channels (draft §5.1): P-256 key agreement, then HKDF-SHA256 with an empty salt to a
+ * 256-bit key whose kid is the ephemeral key's URI. Channels live in the database, the shared key
+ * sealed by the vault, so a channel negotiated on one node serves requests on every node; each
+ * node caches what it has opened. Lifetime is at most `kms.channelLifetime` (one hour at most).
+ */
+export class KmsChannels {
+  private readonly cache = new Map<string, OpenChannel>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly vault: KeyVault,
+    private readonly channels: KmsChannelRepository,
+    private readonly uris: KmsUris,
+    private readonly config: RealmConfig['kms'],
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Runs the KMS side of the handshake for an authenticated principal. */
+  async negotiate(principalId: string, clientId: string, clientJwk: unknown, staticKeyUri: string): Promise<NegotiatedChannel> {
+    let peer: KeyObject;
+    try {
+      peer = importP256PublicJwk(clientJwk);
+    } catch {
+      throw new KmsError('KMS_BAD_REQUEST', 'jwk must be an EC public key on P-256 (kty EC, crv P-256, x and y of 32 bytes, a point on the curve)');
+    }
+    const ephemeral = generateEphemeralP256();
+    const shared = deriveChannelKey(ephemeral.privateKey, peer);
+    const now = new Date(this.clock());
+    const row: KmsChannelRow = {
+      uri: this.uris.of('ecdhe', randomUUID()),
+      principalId,
+      clientId,
+      staticKeyUri,
+      createDate: now,
+      expirationDate: new Date(now.getTime() + this.config.channelLifetimeSeconds * 1000),
+    };
+    const sealed = await this.vault.seal(row.uri, shared);
+    await this.db.write(async (tx) => {
+      await this.channels.insert(row, tx);
+      await this.vault.store([sealed], tx);
+    });
+    this.remember({ row, key: createSecretKey(shared) });
+    shared.fill(0);
+    return { uri: row.uri, jwk: ephemeral.publicJwk, createDate: row.createDate, expirationDate: row.expirationDate };
+  }
+
+  /** The channel named by a message's kid, or undefined when unknown, expired or deleted. */
+  async find(uri: string): Promise<OpenChannel | undefined> {
+    let channel = this.cache.get(uri);
+    if (!channel) {
+      const row = await this.channels.find(uri);
+      if (!row) return undefined;
+      const key = await this.vault.getKey(uri).catch(() => undefined);
+      if (!key) return undefined;
+      channel = { row, key: createSecretKey(key) };
+      key.fill(0);
+      this.remember(channel);
+    }
+    if (channel.row.expirationDate.getTime() <= this.clock()) {
+      this.cache.delete(uri);
+      return undefined;
+    }
+    return channel;
+  }
+
+  /**
+   * Records `requestId` on the channel, once per channel on every node. A replay is refused; so is a
+   * request on a channel that another node deleted (the insert finds no channel row).
+   */
+  async recordRequest(channelUri: string, requestId: string): Promise<void> {
+    try {
+      await this.db.write((tx) => this.channels.recordRequest({ channelUri, requestId, seenAt: new Date(this.clock()) }, tx));
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new KmsError('KMS_REPLAY', 'requestId was already used on this channel');
+      if (isForeignKeyViolation(error)) {
+        this.cache.delete(channelUri);
+        throw new KmsError('KMS_CHANNEL_INVALID', 'the ephemeral key was deleted: negotiate a new one');
+      }
+      throw error;
+    }
+  }
+
+  /** delete /ecdhe/<id>: the client discards its channel; the KMS refuses it from now on (draft §5.1). */
+  async delete(uri: string, principalId: string): Promise<void> {
+    const channel = await this.find(uri);
+    if (!channel || channel.row.principalId !== principalId) throw new KmsError('KMS_NOT_FOUND', 'no such ephemeral key, or not authorized');
+    await this.db.write(async (tx) => {
+      await this.channels.delete(uri, tx);
+      await this.vault.deleteKey(uri, tx);
+    });
+    this.cache.delete(uri);
+  }
+
+  /** Removes channels that expired, their replay rows and their sealed keys; run periodically. */
+  async purgeExpired(): Promise<number> {
+    const uris = await this.channels.expired(new Date(this.clock()), 1000);
+    await this.db.write(async (tx) => {
+      await this.channels.deleteMany(uris, tx);
+      await this.vault.deleteKeys(uris, tx);
+    });
+    for (const uri of uris) this.cache.delete(uri);
+    return uris.length;
+  }
+
+  private remember(channel: OpenChannel): void {
+    this.cache.set(channel.row.uri, channel);
+    if (this.cache.size > CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value!);
+  }
+}

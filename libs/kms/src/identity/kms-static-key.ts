@@ -1,0 +1,116 @@
+import { randomUUID, type KeyObject, X509Certificate } from 'node:crypto';
+import { decryptRsaOaepJwe, signCompactJws } from '@realm/crypto';
+import type { Database } from '@realm/persistence';
+import type { KeyVault } from '@realm/vault';
+import { KmsError } from '../kms.error.js';
+import type { KmsStaticKeyRow } from '../kms.entities.js';
+import type { KmsUris } from '../protocol/kms-uris.js';
+import type { KmsStaticKeyRepository } from '../repositories/static-key.repository.js';
+
+/** The static public key as clients fetch it: an RSA JWK (RFC 7517) with a kms:// kid and x5c. */
+export interface StaticPublicJwk {
+  kty: 'RSA';
+  kid: string;
+  n: string;
+  e: string;
+  x5c?: string[];
+}
+
+/**
+ * The KMS static identity: an RSA key pair (≥ 2048 bits) whose private half stays in the vault —
+ * in the HSM token with the PKCS#11 backend, where ECDHE requests are decrypted (RSA-OAEP) and
+ * ECDHE responses signed (PS256). Clients pin it through its x5c chain, whose leaf names the KMS
+ * domain. Rotating it answers channels opened under the old key with a signed reset (499).
+ */
+export class KmsStaticKey {
+  private active: { row: KmsStaticKeyRow; publicKey: KeyObject } | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly vault: KeyVault,
+    private readonly repository: KmsStaticKeyRepository,
+    private readonly uris: KmsUris,
+  ) {}
+
+  /** Creates the first static key if there is none (safe to run twice). */
+  async ensure(): Promise<void> {
+    if ((await this.repository.all()).some((k) => k.state === 'active')) return;
+    await this.create();
+  }
+
+  /** Creates a new static key and retires the active one: open channels get a signed reset. */
+  async rotate(): Promise<string> {
+    return this.create();
+  }
+
+  /** The active key; reloaded from the database if another node rotated it. */
+  async current(): Promise<{ uri: string; publicKey: KeyObject; chain: string[] }> {
+    if (!this.active) {
+      const row = (await this.repository.all()).find((k) => k.state === 'active');
+      if (!row) throw new KmsError('KMS_UNAVAILABLE', 'the KMS has no static key: run `realmctl init`');
+      const publicKey = await this.vault.rsaKeys.publicKey(row.uri);
+      if (!publicKey) throw new KmsError('KMS_UNAVAILABLE', 'the KMS static key pair is missing from the vault');
+      this.active = { row, publicKey };
+    }
+    return { uri: this.active.row.uri, publicKey: this.active.publicKey, chain: this.active.row.certificateChain };
+  }
+
+  /** Forgets the cached active key (after a rotation elsewhere). */
+  refresh(): void {
+    this.active = undefined;
+  }
+
+  async publicJwk(): Promise<StaticPublicJwk> {
+    const { uri, publicKey, chain } = await this.current();
+    const jwk = publicKey.export({ format: 'jwk' }) as { n: string; e: string };
+    return { kty: 'RSA', kid: uri, n: jwk.n, e: jwk.e, ...(chain.length > 0 && { x5c: chain }) };
+  }
+
+  /** Whether `kid` names a static key of this KMS that is no longer active (the message predates a rotation). */
+  async isRetired(kid: string): Promise<boolean> {
+    return (await this.repository.all()).some((k) => k.uri === kid && k.state === 'retired');
+  }
+
+  /** Decrypts an ECDHE request (JWE RSA-OAEP + A256GCM to the active static key). */
+  async decryptHandshake(token: string): Promise<Buffer> {
+    const { uri } = await this.current();
+    const { plaintext } = await decryptRsaOaepJwe(token, { decrypt: (encryptedKey: Buffer) => this.vault.rsaKeys.oaepDecrypt(uri, encryptedKey, 'sha1') }, { expectedKid: uri });
+    return plaintext;
+  }
+
+  /** Signs a response as a compact JWS, PS256, with the active static key. */
+  async sign(payload: Buffer): Promise<string> {
+    const { uri } = await this.current();
+    return signCompactJws(payload, uri, { alg: 'PS256', sign: (input: Buffer) => this.vault.rsaKeys.pssSha256Sign(uri, input) });
+  }
+
+  /**
+   * Sets the x5c chain (base64 DER, leaf first) of the active key after checking that the leaf
+   * carries the key's own modulus and exponent and names the KMS domain in its subjectAltName.
+   */
+  async setCertificateChain(chain: string[]): Promise<void> {
+    const { uri, publicKey } = await this.current();
+    const leaf = new X509Certificate(Buffer.from(chain[0] ?? '', 'base64'));
+    if (!leaf.publicKey.equals(publicKey)) throw new KmsError('KMS_BAD_REQUEST', 'the certificate does not carry the KMS static public key');
+    if (!leaf.checkHost(this.uris.domain, { subject: 'never' })) throw new KmsError('KMS_BAD_REQUEST', `the certificate's subjectAltName does not name ${this.uris.domain} (kms.domain)`);
+    for (let i = 0; i + 1 < chain.length; i++) {
+      const child = new X509Certificate(Buffer.from(chain[i]!, 'base64'));
+      const parent = new X509Certificate(Buffer.from(chain[i + 1]!, 'base64'));
+      if (!child.verify(parent.publicKey)) throw new KmsError('KMS_BAD_REQUEST', `certificate ${i} of the chain is not signed by certificate ${i + 1}`);
+    }
+    await this.db.write((tx) => this.repository.setCertificateChain(uri, chain, tx));
+    this.refresh();
+  }
+
+  private async create(): Promise<string> {
+    const uri = `${this.uris.base}/statickeys/${randomUUID()}`;
+    await this.vault.rsaKeys.create(uri, 2048);
+    const now = new Date();
+    await this.db.write(async (tx) => {
+      await this.repository.retireActive(now, tx);
+      await this.repository.insert({ uri, state: 'active', certificateChain: [], createDate: now, retireDate: null }, tx);
+    });
+    this.refresh();
+    return uri;
+  }
+}

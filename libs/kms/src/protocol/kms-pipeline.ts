@@ -1,0 +1,264 @@
+import { AuditError, type AuditEvent, type AuditLog } from '@realm/audit';
+import { decryptDirA256Gcm, encryptDirA256Gcm, peekCompactHeader } from '@realm/crypto';
+import { PersistenceError } from '@realm/persistence';
+import { VaultError } from '@realm/vault';
+import type { KmsChannels, OpenChannel } from '../channels/kms-channels.js';
+import type { KmsCaller } from '../domain/kms-operations.js';
+import type { KmsStaticKey } from '../identity/kms-static-key.js';
+import { KmsError, kmsStatusOf } from '../kms.error.js';
+import type { KmsDispatcher } from './kms-dispatcher.js';
+import { type KmsCredential, parseKmsRequest, requestIdOfError, withRequestId } from './kms-request.js';
+import type { KmsUris } from './kms-uris.js';
+
+/** Who a credential names, once verified. */
+export interface AuthenticatedPrincipal {
+  readonly principalId: string;
+  readonly kind: 'user' | 'service';
+  readonly roles: readonly string[];
+}
+
+/**
+ * The port through which the KMS verifies credentials, on every request: a bearer access token
+ * issued by this appliance, or a service's JWK with an x5c chain from the service CA. At the
+ * handshake, `handshakeJwk` is the client's ephemeral key, which a JWK credential's proof of
+ * possession must cover.
+ */
+export interface KmsAuthenticator {
+  authenticate(credential: KmsCredential, context: { readonly requestId: string; readonly handshakeJwk?: unknown }): Promise<AuthenticatedPrincipal>;
+}
+
+/** Reports what the pipeline does with one message, for metrics. */
+export interface KmsPipelineObserver {
+  message(operation: string, status: number, seconds: number): void;
+}
+
+const ORG_AGENT_ROLE = 'org-agent';
+
+interface Outcome {
+  readonly response: () => Promise<string>;
+  readonly audit?: AuditEvent;
+  /** A response that replaces `response` if the audit record cannot be written (fail closed). */
+  readonly unaudited?: () => Promise<string>;
+}
+
+/**
+ * The KMS message pipeline: compact JWE in, compact JWE or JWS out, one response per message in
+ * the same order, whatever the transport (POST /kms/messages, or batches relayed by the core).
+ *
+ * - `RSA-OAEP` to the static key: the ECDHE handshake, answered by a JWS signed with the static key.
+ * - `dir` + `A256GCM` with the channel URI as kid: a request on a channel, answered on it.
+ * - Anything that cannot be answered on a channel (unknown or expired channel, undecryptable or
+ *   malformed message) is answered by a JWS error signed with the static key, which the relay can
+ *   neither forge nor read anything from; a message to a rotated static key gets the signed reset.
+ *
+ * Every message is audited; a response is released only after its audit record is committed.
+ */
+export class KmsPipeline {
+  constructor(
+    private readonly staticKey: KmsStaticKey,
+    private readonly channels: KmsChannels,
+    private readonly dispatcher: KmsDispatcher,
+    private readonly authenticator: KmsAuthenticator,
+    private readonly audit: AuditLog,
+    private readonly uris: KmsUris,
+    private readonly limits: { readonly maxMessageBytes: number },
+    private readonly observer?: KmsPipelineObserver,
+  ) {}
+
+  async process(messages: readonly unknown[]): Promise<string[]> {
+    const outcomes: Outcome[] = [];
+    // In order: a batch may create a key and then bind it.
+    for (const message of messages) outcomes.push(await this.processOne(message));
+    // The audit records of the batch commit together (group commit); no response leaves without its record.
+    const audited = await Promise.allSettled(outcomes.map((o) => (o.audit ? this.audit.record(o.audit) : Promise.resolve())));
+    return Promise.all(outcomes.map((o, i) => (audited[i]!.status === 'fulfilled' ? o.response() : (o.unaudited ?? o.response)())));
+  }
+
+  private async processOne(message: unknown): Promise<Outcome> {
+    const started = performance.now();
+    const observe = (operation: string, status: number) => this.observer?.message(operation, status, (performance.now() - started) / 1000);
+    if (typeof message !== 'string' || message.length > this.limits.maxMessageBytes) {
+      observe('invalid', 400);
+      return this.signedError(new KmsError('KMS_BAD_REQUEST', `each KMS message must be a compact JWE of at most ${this.limits.maxMessageBytes} bytes`));
+    }
+    let header: Record<string, unknown>;
+    let kind: 'jws' | 'jwe';
+    try {
+      ({ header, kind } = peekCompactHeader(message));
+    } catch {
+      observe('invalid', 400);
+      return this.signedError(new KmsError('KMS_BAD_REQUEST', 'the message is not a compact JWE'));
+    }
+    if (kind !== 'jwe') {
+      observe('invalid', 400);
+      return this.signedError(new KmsError('KMS_BAD_REQUEST', 'requests must be JWE, not JWS'));
+    }
+    const outcome = header.alg === 'RSA-OAEP' ? await this.handshake(message, header) : header.alg === 'dir' ? await this.onChannel(message, header) : undefined;
+    if (outcome) {
+      observe(outcome.operation, outcome.status);
+      return outcome;
+    }
+    observe('invalid', 400);
+    return this.signedError(new KmsError('KMS_BAD_REQUEST', 'unsupported alg: requests use RSA-OAEP (handshake) or dir with A256GCM'));
+  }
+
+  /** create /ecdhe, encrypted to the static key (draft §5.1). */
+  private async handshake(message: string, header: Record<string, unknown>): Promise<Outcome & { operation: string; status: number }> {
+    const active = await this.staticKey.current();
+    if (header.kid !== active.uri) {
+      const stale = typeof header.kid === 'string' && (await this.staticKey.isRetired(header.kid));
+      const error = stale ? new KmsError('KMS_RESET', 'the KMS static key was rotated: discard ephemeral and unbound keys and fetch the new static key') : new KmsError('KMS_BAD_REQUEST', 'the message is not encrypted to this KMS static key');
+      return { ...(await this.signedError(error)), operation: 'ecdhe.create', status: kmsStatusOf(error.code) };
+    }
+    let requestId: string | undefined;
+    let principal: AuthenticatedPrincipal | undefined;
+    let clientId: string | undefined;
+    try {
+      const request = parseKmsRequest(await this.staticKey.decryptHandshake(message).catch(() => {
+        throw new KmsError('KMS_BAD_REQUEST', 'the handshake could not be decrypted with the KMS static key');
+      }), this.uris);
+      requestId = request.requestId;
+      clientId = request.clientId;
+      if (request.method !== 'create' || request.target.kind !== 'collection' || request.target.collection !== 'ecdhe') {
+        throw withRequestId(new KmsError('KMS_BAD_REQUEST', 'a message encrypted to the static key must be create /ecdhe'), request.requestId);
+      }
+      principal = await this.authenticator.authenticate(request.credential, { requestId: request.requestId, handshakeJwk: request.body.jwk }).catch((error: unknown) => {
+        throw withRequestId(asKmsError(error, 'KMS_UNAUTHENTICATED'), request.requestId);
+      });
+      const channel = await this.channels.negotiate(principal.principalId, request.clientId, request.body.jwk, active.uri).catch((error: unknown) => {
+        throw withRequestId(asKmsError(error, 'KMS_INTERNAL'), request.requestId);
+      });
+      const body = {
+        status: 201,
+        requestId: request.requestId,
+        key: { uri: channel.uri, jwk: channel.jwk, userId: principal.principalId, clientId: request.clientId, createDate: channel.createDate.toISOString(), expirationDate: channel.expirationDate.toISOString() },
+      };
+      const audit = this.auditEvent('ecdhe.create', principal, request.clientId, request.requestId, [channel.uri], 'success');
+      return { response: () => this.staticKey.sign(json(body)), audit, unaudited: () => this.signedErrorText(unauditedError(), request.requestId), operation: 'ecdhe.create', status: 201 };
+    } catch (error) {
+      const failure = asKmsError(error, 'KMS_INTERNAL');
+      requestId ??= requestIdOfError(error);
+      const audit = this.auditEvent('ecdhe.create', principal, clientId, requestId, [], failure.code === 'KMS_UNAUTHENTICATED' ? 'denied' : 'failure', failure.message);
+      return { response: () => this.signedErrorText(failure, requestId), audit, operation: 'ecdhe.create', status: kmsStatusOf(failure.code) };
+    }
+  }
+
+  /** A request on an established channel: decrypt, authenticate, refuse replays, dispatch, encrypt. */
+  private async onChannel(message: string, header: Record<string, unknown>): Promise<Outcome & { operation: string; status: number }> {
+    const kid = typeof header.kid === 'string' ? header.kid : '';
+    const channel = kid ? await this.channels.find(kid) : undefined;
+    if (!channel) {
+      const error = new KmsError('KMS_CHANNEL_INVALID', 'the ephemeral key is unknown or expired: negotiate a new one');
+      return { ...(await this.signedError(error)), operation: 'channel', status: kmsStatusOf(error.code) };
+    }
+    const active = await this.staticKey.current();
+    if (channel.row.staticKeyUri !== active.uri) {
+      const error = new KmsError('KMS_RESET', 'the KMS static key was rotated: discard ephemeral and unbound keys and fetch the new static key');
+      return { ...(await this.signedError(error)), operation: 'channel', status: 499 };
+    }
+    let plaintext: Buffer;
+    try {
+      plaintext = decryptDirA256Gcm(channel.key, message).plaintext;
+    } catch {
+      const error = new KmsError('KMS_BAD_REQUEST', 'the message could not be decrypted with the ephemeral key');
+      return { ...(await this.signedError(error)), operation: 'channel', status: 400 };
+    }
+    let requestId: string | undefined;
+    let principal: AuthenticatedPrincipal | undefined;
+    let operation = 'request';
+    try {
+      const request = parseKmsRequest(plaintext, this.uris);
+      requestId = request.requestId;
+      principal = await this.authenticator.authenticate(request.credential, { requestId: request.requestId }).catch((error: unknown) => {
+        throw withRequestId(asKmsError(error, 'KMS_UNAUTHENTICATED'), request.requestId);
+      });
+      if (principal.principalId !== channel.row.principalId || request.clientId !== channel.row.clientId) {
+        throw withRequestId(new KmsError('KMS_UNAUTHENTICATED', 'the credential or client does not match the ephemeral key it was sent on'), request.requestId);
+      }
+      await this.channels.recordRequest(channel.row.uri, request.requestId).catch((error: unknown) => {
+        throw withRequestId(asKmsError(error, 'KMS_INTERNAL'), request.requestId);
+      });
+      const caller = this.callerOf(principal, request.clientId, request.credential.onBehalfOf, request.requestId);
+      const result = await this.dispatcher.dispatch(caller, request).catch((error: unknown) => {
+        throw withRequestId(asKmsError(error, 'KMS_INTERNAL'), request.requestId);
+      });
+      operation = result.operation;
+      const body = { status: result.status, requestId: request.requestId, ...result.fields };
+      const audit = this.auditEvent(`kms.${result.operation}`, principal, request.clientId, request.requestId, result.resources, 'success', undefined, caller.onBehalfOf);
+      return {
+        response: async () => encryptDirA256Gcm(channel.key, channel.row.uri, json(body)),
+        audit,
+        unaudited: async () => this.encryptedError(channel, unauditedError(), request.requestId),
+        operation,
+        status: result.status,
+      };
+    } catch (error) {
+      const failure = asKmsError(error, 'KMS_INTERNAL');
+      requestId ??= requestIdOfError(error);
+      const outcome = failure.code === 'KMS_UNAUTHENTICATED' || failure.code === 'KMS_FORBIDDEN' || failure.code === 'KMS_NOT_FOUND' ? 'denied' : 'failure';
+      const audit = this.auditEvent(`kms.${operation}`, principal, channel.row.clientId, requestId, [], outcome, failure.message);
+      return { response: async () => this.encryptedError(channel, failure, requestId), audit, operation, status: kmsStatusOf(failure.code) };
+    }
+  }
+
+  /** onBehalfOf (compliance retrieval) is honoured only for principals holding the org-agent role. */
+  private callerOf(principal: AuthenticatedPrincipal, clientId: string, onBehalfOf: string | undefined, requestId: string): KmsCaller {
+    if (onBehalfOf !== undefined && !principal.roles.includes(ORG_AGENT_ROLE)) {
+      throw withRequestId(new KmsError('KMS_FORBIDDEN', 'onBehalfOf requires the org-agent role'), requestId);
+    }
+    return { principalId: principal.principalId, clientId, roles: principal.roles, ...(onBehalfOf !== undefined && { onBehalfOf }) };
+  }
+
+  private auditEvent(action: string, principal: AuthenticatedPrincipal | undefined, clientId: string | undefined, requestId: string | undefined, resources: readonly string[], outcome: AuditEvent['outcome'], reason?: string, onBehalfOf?: string): AuditEvent {
+    return {
+      action: action.startsWith('kms.') ? action : `kms.${action}`,
+      outcome,
+      ...(principal && { actor: { type: principal.kind, id: principal.principalId, ...(clientId !== undefined && { clientId }) } }),
+      ...(resources.length > 0 && { resources }),
+      ...(reason !== undefined && { reason }),
+      ...(requestId !== undefined && { requestId }),
+      ...(onBehalfOf !== undefined && { details: { onBehalfOf } }),
+    };
+  }
+
+  private async signedError(error: KmsError): Promise<Outcome> {
+    return { response: () => this.signedErrorText(error, requestIdOfError(error)) };
+  }
+
+  private signedErrorText(error: KmsError, requestId: string | undefined): Promise<string> {
+    return this.staticKey.sign(json({ status: kmsStatusOf(error.code), reason: reasonOf(error), ...(requestId !== undefined && { requestId }) }));
+  }
+
+  private encryptedError(channel: OpenChannel, error: KmsError, requestId: string | undefined): string {
+    return encryptDirA256Gcm(channel.key, channel.row.uri, json({ status: kmsStatusOf(error.code), reason: reasonOf(error), ...(requestId !== undefined && { requestId }) }));
+  }
+}
+
+function json(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+/**
+ * Errors of the layers below, mapped once: an outage of the vault, the database or the audit log
+ * is 503 (retry later, maybe on another node); anything else unexpected is 500. The authenticator
+ * throws KmsErrors itself.
+ */
+function asKmsError(error: unknown, fallback: KmsError['code']): KmsError {
+  if (error instanceof KmsError) return error;
+  const outage =
+    (error instanceof VaultError && (error.code === 'VAULT_HSM_UNAVAILABLE' || error.code === 'VAULT_HSM_ERROR' || error.code === 'VAULT_PIN_LOCKED')) ||
+    (error instanceof PersistenceError && error.code === 'DB_UNAVAILABLE') ||
+    error instanceof AuditError;
+  if (outage) return new KmsError('KMS_UNAVAILABLE', 'the KMS is temporarily unavailable', { cause: error });
+  return new KmsError(fallback, fallback === 'KMS_UNAUTHENTICATED' ? 'the credential was refused' : 'internal error', { cause: error });
+}
+
+/** The reason sent to the client: the message of client errors; nothing internal for 5xx. */
+function reasonOf(error: KmsError): string {
+  const status = kmsStatusOf(error.code);
+  return status >= 500 && status !== 499 ? (error.code === 'KMS_UNAVAILABLE' ? 'the KMS is temporarily unavailable' : 'internal error') : error.message;
+}
+
+function unauditedError(): KmsError {
+  return new KmsError('KMS_UNAVAILABLE', 'the operation could not be audited and was not completed');
+}
