@@ -2,6 +2,8 @@ import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutd
 import { AuditModule } from '@realm/audit';
 import { ConfigModule } from '@realm/config';
 import { HealthModule, HTTP_ERROR_STATUS, Metrics, MetricsModule } from '@realm/http';
+import { IdentityModule } from '@realm/identity';
+import { KmsModule } from '@realm/kms';
 import { PersistenceModule } from '@realm/persistence';
 import { VaultModule } from '@realm/vault';
 import { DatabaseHealth, VaultHealth } from './health-indicators.js';
@@ -44,6 +46,8 @@ export class AppModule {
         PersistenceModule.forRoot(runtime.db),
         VaultModule.forRoot(runtime.vault),
         AuditModule.forRoot(runtime.audit),
+        IdentityModule.forRoot(runtime.identity),
+        KmsModule.forRoot(runtime.kms),
         MetricsModule,
         HealthModule.forRoot({ indicators: [DatabaseHealth, VaultHealth] }),
       ],

@@ -1,4 +1,7 @@
 import { AuditError, type AuditErrorCode } from '@realm/audit';
+import { CryptoError, type CryptoErrorCode } from '@realm/crypto';
+import { IdentityError, type IdentityErrorCode } from '@realm/identity';
+import { KmsError, kmsStatusOf } from '@realm/kms';
 import { assertUnreachable, type RealmError } from '@realm/errors';
 import { defaultHttpErrorStatus } from '@realm/http';
 import { PersistenceError, type PersistenceErrorCode } from '@realm/persistence';
@@ -12,6 +15,9 @@ export function realmHttpErrorStatus(error: RealmError): number {
   if (error instanceof VaultError) return vaultStatus(error.code);
   if (error instanceof PersistenceError) return persistenceStatus(error.code);
   if (error instanceof AuditError) return auditStatus(error.code);
+  if (error instanceof KmsError) return kmsStatusOf(error.code);
+  if (error instanceof IdentityError) return identityStatus(error.code);
+  if (error instanceof CryptoError) return cryptoStatus(error.code);
   return defaultHttpErrorStatus(error);
 }
 
@@ -62,6 +68,50 @@ function auditStatus(code: AuditErrorCode): number {
     case 'AUDIT_CLOSED':
       return 503;
     case 'AUDIT_SIGNING_KEY_INVALID':
+      return 500;
+    default:
+      return assertUnreachable(code);
+  }
+}
+
+function identityStatus(code: IdentityErrorCode): number {
+  switch (code) {
+    case 'IDENTITY_INVALID_ARGUMENT':
+      return 400;
+    case 'IDENTITY_TOKEN_INVALID':
+    case 'IDENTITY_TOKEN_EXPIRED':
+    case 'IDENTITY_TOKEN_NOT_YET_VALID':
+    case 'IDENTITY_TOKEN_AUDIENCE':
+    case 'IDENTITY_TOKEN_ISSUER':
+    case 'IDENTITY_TOKEN_REVOKED':
+    case 'IDENTITY_CERTIFICATE_INVALID':
+      return 401;
+    case 'IDENTITY_PRINCIPAL_DISABLED':
+    case 'IDENTITY_PRINCIPAL_DELETED':
+      return 403;
+    case 'IDENTITY_PRINCIPAL_NOT_FOUND':
+    case 'IDENTITY_CERTIFICATE_NOT_FOUND':
+      return 404;
+    case 'IDENTITY_PRINCIPAL_EXISTS':
+      return 409;
+    case 'IDENTITY_CA_NOT_INITIALIZED':
+      return 503;
+    case 'IDENTITY_SIGNING_KEY_INVALID':
+    case 'IDENTITY_CA_INVALID':
+      return 500;
+    default:
+      return assertUnreachable(code);
+  }
+}
+
+function cryptoStatus(code: CryptoErrorCode): number {
+  switch (code) {
+    // Untrusted input that failed a check: the client's.
+    case 'CRYPTO_MALFORMED':
+    case 'CRYPTO_DECRYPT_FAILED':
+      return 400;
+    // A programmer's misuse: ours.
+    case 'CRYPTO_INVALID_INPUT':
       return 500;
     default:
       return assertUnreachable(code);

@@ -1,3 +1,3 @@
 export { AppModule } from './app.module.js';
 export { realmHttpErrorStatus } from './http-error-status.js';
-export { openDatabaseAndVault, openRealmDatabase, openRealmRuntime, REALM_ENTITIES, REALM_MIGRATIONS, type OpenRuntimeOptions, type RealmRuntime, type RuntimeLog } from './realm-runtime.js';
+export { openDatabaseAndVault, openIdentityAndKms, openRealmDatabase, openRealmRuntime, REALM_ENTITIES, REALM_MIGRATIONS, type OpenRuntimeOptions, type RealmRuntime, type RuntimeLog } from './realm-runtime.js';

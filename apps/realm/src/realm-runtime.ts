@@ -1,12 +1,14 @@
 import { hostname } from 'node:os';
 import type { RealmConfig } from '@realm/config';
 import { AUDIT_ENTITIES, AUDIT_MIGRATIONS, AuditLog } from '@realm/audit';
+import { IDENTITY_ENTITIES, IDENTITY_MIGRATIONS, type Identity, openIdentity } from '@realm/identity';
+import { createKmsRuntime, IdentityAuthenticator, KMS_ENTITIES, KMS_MIGRATIONS, type KmsPipelineObserver, type KmsRuntime } from '@realm/kms';
 import { Database, type MigrationClass, type PortableEntity } from '@realm/persistence';
 import { createBackend, KeyVault, VAULT_ENTITIES, VAULT_MIGRATIONS, VaultError } from '@realm/vault';
 
 /** Every table of the appliance, and the migrations that create them, in one place. */
-export const REALM_ENTITIES: readonly PortableEntity<object>[] = [...VAULT_ENTITIES, ...AUDIT_ENTITIES];
-export const REALM_MIGRATIONS: readonly MigrationClass[] = [...VAULT_MIGRATIONS, ...AUDIT_MIGRATIONS];
+export const REALM_ENTITIES: readonly PortableEntity<object>[] = [...VAULT_ENTITIES, ...AUDIT_ENTITIES, ...IDENTITY_ENTITIES, ...KMS_ENTITIES];
+export const REALM_MIGRATIONS: readonly MigrationClass[] = [...VAULT_MIGRATIONS, ...AUDIT_MIGRATIONS, ...IDENTITY_MIGRATIONS, ...KMS_MIGRATIONS];
 
 /** What the runtime reports while it starts (a pino logger fits). */
 export interface RuntimeLog {
@@ -19,6 +21,8 @@ export interface RealmRuntime {
   readonly db: Database;
   readonly vault: KeyVault;
   readonly audit: AuditLog;
+  readonly identity: Identity;
+  readonly kms: KmsRuntime;
   /** Writes `realm.stop`, seals the audit log with a checkpoint, logs out of the HSM, closes the database. */
   close(): Promise<void>;
 }
@@ -64,6 +68,33 @@ export interface OpenRuntimeOptions {
    * production the master key is created deliberately, with `realmctl init`.
    */
   readonly initialize: boolean;
+  /** Observes every KMS message (metrics). */
+  readonly kmsObserver?: KmsPipelineObserver;
+}
+
+/**
+ * Opens the identity services and the KMS. With `initialize`, creates what is missing: the token
+ * signing key, the service CA, the KMS static key and, in development, a certificate for it from
+ * the appliance's own CA. Without it (production), a missing static key stops the start.
+ */
+export async function openIdentityAndKms(config: RealmConfig, db: Database, vault: KeyVault, audit: AuditLog, options: Pick<OpenRuntimeOptions, 'initialize' | 'kmsObserver'>): Promise<{ identity: Identity; kms: KmsRuntime }> {
+  const identity = await openIdentity(db, vault, audit, {
+    tokens: { issuer: config.identity.issuer, defaultLifetimeSeconds: config.identity.accessTokenLifetimeSeconds },
+  });
+  const cluster = `kms://${config.kms.domain}`;
+  const kms = createKmsRuntime(config, db, vault, audit, {
+    authenticator: new IdentityAuthenticator(identity, cluster),
+    ...(options.kmsObserver && { observer: options.kmsObserver }),
+  });
+  if (options.initialize) await kms.staticKey.ensure();
+  const { publicKey, chain } = await kms.staticKey.current().catch((error: unknown) => {
+    kms.close();
+    throw error;
+  });
+  if (chain.length === 0 && config.env === 'development') {
+    await kms.staticKey.setCertificateChain(await identity.serviceCa.issueKmsCertificate(config.kms.domain, publicKey));
+  }
+  return { identity, kms };
 }
 
 /**
@@ -86,6 +117,10 @@ export async function openRealmRuntime(config: RealmConfig, log: RuntimeLog, opt
       log.warn({ backend: 'software', dataDir: config.dataDir }, 'the software vault keeps the master key in a file in the data directory: development only, not for production (set vault.backend=pkcs11)');
     }
     const audit = await AuditLog.open(db, vault, { checkpointEvery: config.audit.checkpointEvery, checkpointIntervalSeconds: config.audit.checkpointIntervalSeconds });
+    const { identity, kms } = await openIdentityAndKms(config, db, vault, audit, options);
+    if ((await kms.staticKey.current()).chain.length === 0) {
+      log.warn({ kid: (await kms.staticKey.current()).uri }, 'the KMS static key has no certificate yet: clients will refuse it until one is imported (realmctl kms csr, then realmctl kms import-certificate)');
+    }
     const actor = { type: 'system' as const, id: `${options.component}@${hostname()}` };
     await audit.record({ action: `${options.component}.start`, outcome: 'success', actor, details: { backend: config.vault.backend, database: config.database.driver, env: config.env } });
     const opened = vault;
@@ -94,7 +129,10 @@ export async function openRealmRuntime(config: RealmConfig, log: RuntimeLog, opt
       db,
       vault: opened,
       audit,
+      identity,
+      kms,
       async close() {
+        kms.close();
         try {
           await audit.record({ action: `${options.component}.stop`, outcome: 'success', actor });
           await audit.close();

@@ -4,6 +4,8 @@ import { ConfigError } from '@realm/config';
 import { describeError } from '@realm/errors';
 import { auditVerifyCommand } from './commands/audit.commands.js';
 import { initCommand } from './commands/init.command.js';
+import { rotateStaticKeyCommand } from './commands/kms.commands.js';
+import { caCertificateCommand, createServiceCommand, createUserCommand, disablePrincipalCommand, issueTokenCommand } from './commands/principal.commands.js';
 import { statusCommand } from './commands/status.command.js';
 import { retireMasterCommand, rotateMasterCommand } from './commands/vault.commands.js';
 import { CommandFailure, stdout } from './output.js';
@@ -43,6 +45,44 @@ vault
   .description('destroy an inactive master-key generation after a completed rotation')
   .argument('<generation>', 'the generation to destroy', positiveInt)
   .action((generation: number) => retireMasterCommand(stdout, generation));
+
+const principal = program.command('principal').description('users and services');
+principal
+  .command('create-user')
+  .description('create a user principal (SAML and SCIM provisioning come later)')
+  .argument('<userName>')
+  .option('--email <email>')
+  .option('--role <role>', 'a role: user, realm-admin, compliance-officer, auditor, org-agent (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+  .action((userName: string, options: { email?: string; role?: string[] }) => createUserCommand(stdout, userName, options));
+principal
+  .command('create-service')
+  .description('create a service principal and a P-256 key certified by the service CA (for bots and the indexer)')
+  .argument('<name>')
+  .requiredOption('--key-out <file>', 'where to write the private key (PKCS#8 PEM, mode 0600; must not exist)')
+  .requiredOption('--cert-out <file>', 'where to write the certificate chain (PEM, leaf first; must not exist)')
+  .option('--validity-days <n>', 'certificate lifetime', positiveInt, 365)
+  .action((name: string, options: { keyOut: string; certOut: string; validityDays: number }) => createServiceCommand(stdout, name, options));
+
+principal
+  .command('disable')
+  .description('disable a principal: its tokens and certificates are refused on the next request')
+  .argument('<principalId>')
+  .action((principalId: string) => disablePrincipalCommand(stdout, principalId));
+
+program.command('ca').description('the appliance CA').command('certificate').description('print the CA certificate (PEM) that development clients trust').action(() => caCertificateCommand(stdout));
+
+program
+  .command('token')
+  .description('access tokens')
+  .command('issue')
+  .description('print a KMS access token for a principal (development only)')
+  .argument('<principalId>')
+  .requiredOption('--client-id <id>', 'the OAuth client the token is for')
+  .option('--lifetime <seconds>', 'token lifetime', positiveInt)
+  .action((principalId: string, options: { clientId: string; lifetime?: number }) => issueTokenCommand(stdout, principalId, options));
+
+const kms = program.command('kms').description('the KMS static identity');
+kms.command('rotate-static-key').description('create a new static key; open channels are reset (499)').action(() => rotateStaticKeyCommand(stdout));
 
 const audit = program.command('audit').description('the tamper-evident audit log');
 audit

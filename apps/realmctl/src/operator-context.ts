@@ -2,7 +2,9 @@ import { hostname, userInfo } from 'node:os';
 import { loadConfig, type RealmConfig } from '@realm/config';
 import { AuditLog, type AuditEvent } from '@realm/audit';
 import type { Database } from '@realm/persistence';
-import { openDatabaseAndVault } from '@realm/realm/runtime';
+import type { Identity } from '@realm/identity';
+import type { KmsRuntime } from '@realm/kms';
+import { openDatabaseAndVault, openIdentityAndKms } from '@realm/realm/runtime';
 import type { KeyVault } from '@realm/vault';
 
 /** The operator running the command, as the audit log records them. */
@@ -22,6 +24,8 @@ export interface OperatorSession {
   readonly vault: KeyVault;
   /** The audit log, opened on demand (it needs an initialised vault for its checkpoint key). */
   audit(): Promise<AuditLog>;
+  /** Identity and KMS, opened on demand; `initialize` creates what is missing (realmctl init). */
+  identityAndKms(initialize?: boolean): Promise<{ identity: Identity; kms: KmsRuntime }>;
   close(): Promise<void>;
 }
 
@@ -33,7 +37,8 @@ export async function openOperatorSession(): Promise<OperatorSession> {
   const config = loadConfig();
   const { db, vault } = await openDatabaseAndVault(config);
   let audit: AuditLog | undefined;
-  return {
+  let identityAndKms: { identity: Identity; kms: KmsRuntime } | undefined;
+  const session: OperatorSession = {
     config,
     db,
     vault,
@@ -41,7 +46,12 @@ export async function openOperatorSession(): Promise<OperatorSession> {
       audit ??= await AuditLog.open(db, vault, { checkpointEvery: config.audit.checkpointEvery, checkpointIntervalSeconds: config.audit.checkpointIntervalSeconds });
       return audit;
     },
+    async identityAndKms(initialize = false) {
+      identityAndKms ??= await openIdentityAndKms(config, db, vault, await session.audit(), { initialize });
+      return identityAndKms;
+    },
     async close() {
+      identityAndKms?.kms.close();
       try {
         await audit?.close();
       } finally {
@@ -50,6 +60,7 @@ export async function openOperatorSession(): Promise<OperatorSession> {
       }
     },
   };
+  return session;
 }
 
 /** Runs `work` with a session and always closes it. */

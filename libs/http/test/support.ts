@@ -2,10 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Secret, type LogLevel, type RealmConfig } from '@realm/config';
+import { loadConfig, type LogLevel, type RealmConfig } from '@realm/config';
 import { createLogger, type Logger } from '../src/index.js';
 
-/** A complete configuration for tests; the HTTP settings can be overridden. */
+/**
+ * A configuration for tests, through the real schema; the HTTP settings can be overridden. `env`
+ * relabels the result without the PKCS#11 settings production would also need: only the HTTP
+ * layer, which reads `env` and `http`, is under test here.
+ */
 export function testConfig(options: {
   dataDir: string;
   env?: RealmConfig['env'];
@@ -13,17 +17,16 @@ export function testConfig(options: {
   bodyLimitBytes?: number;
   logLevel?: LogLevel;
 }): RealmConfig {
-  return {
-    env: options.env ?? 'development',
-    dataDir: options.dataDir,
-    log: { level: options.logLevel ?? 'debug' },
-    http: { host: '127.0.0.1', port: 0, tls: options.tls ?? {}, bodyLimitBytes: options.bodyLimitBytes ?? 1_048_576, trustProxy: false },
-    database: { driver: 'sqlite', url: new Secret('sqlite::memory:'), sqlitePath: ':memory:', poolSize: 1 },
-    vault: { backend: 'software', masterKeyLabel: 'realm-master', kekEpochSeconds: 2_592_000, kekCacheSize: 16 },
-    audit: { checkpointEvery: 256, checkpointIntervalSeconds: 60 },
-    kms: { domain: 'kms.realm.test' },
-    sources: {},
+  const env: Record<string, string> = {
+    REALM_DATA_DIR: options.dataDir,
+    REALM_HTTP_PORT: '0',
+    REALM_LOG_LEVEL: options.logLevel ?? 'debug',
+    REALM_DATABASE_URL: 'sqlite::memory:',
+    ...(options.bodyLimitBytes !== undefined && { REALM_HTTP_BODY_LIMIT_BYTES: String(options.bodyLimitBytes) }),
+    ...(options.tls?.certFile !== undefined && { REALM_HTTP_TLS_CERT_FILE: options.tls.certFile }),
+    ...(options.tls?.keyFile !== undefined && { REALM_HTTP_TLS_KEY_FILE: options.tls.keyFile }),
   };
+  return { ...loadConfig({ env }), env: options.env ?? 'development' };
 }
 
 export async function withTempDir<T>(use: (dir: string) => Promise<T>): Promise<T> {

@@ -121,6 +121,7 @@ describe('development certificate', () => {
 
   it('is refused outside development, failing closed', () =>
     withTempDir(async (dataDir) => {
+      // A configuration the schema itself refuses (production without certificate files): the TLS layer must fail closed on its own too.
       const config = testConfig({ dataDir, env: 'production' });
       await assert.rejects(loadTlsMaterial(config, captureLogger(config).logger), (error: unknown) => {
         assert.ok(error instanceof ConfigError);

@@ -328,8 +328,10 @@ export class KmsClient {
       // Reset (static key rotated) or channel gone: start over with what is in flight.
       this.channel = undefined;
       if (status === 499) this.staticKey = undefined;
-      for (const p of this.pending.values()) {
+      for (const handshake of this.handshakes.values()) handshake.reject(new KmsClientError('KMS_CLIENT_REQUEST_FAILED', 'the KMS reset the handshake', status));
+      for (const p of [...this.pending.values()]) {
         this.pending.delete(p.requestId);
+        clearTimeout(p.timer);
         p.requestId = randomUUID();
         this.enqueue(p);
       }
@@ -358,8 +360,20 @@ export class KmsClient {
     return this.negotiating;
   }
 
-  /** The ECDHE handshake (draft §5.1): a fresh P-256 key per handshake, RSA-OAEP to the static key, a signed answer. */
+  /** Negotiates; a reset during the handshake (the static key rotated) starts over with fresh discovery. */
   private async negotiate(): Promise<Channel> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.handshake();
+      } catch (error) {
+        if (!(error instanceof KmsClientError && error.status === 499) || attempt >= 3) throw error;
+        this.staticKey = undefined;
+      }
+    }
+  }
+
+  /** The ECDHE handshake (draft §5.1): a fresh P-256 key per handshake, RSA-OAEP to the static key, a signed answer. */
+  private async handshake(): Promise<Channel> {
     if (!this.staticKey) {
       const discovery = await this.options.discovery();
       const validated = validateStaticKey(discovery.rsaPublicKey, { trustedRoots: this.options.trustedRoots, ...(this.options.expectedDomain !== undefined && { expectedDomain: this.options.expectedDomain }) });

@@ -11,3 +11,4 @@ export { KMS_MIGRATIONS } from './migrations/index.js';
 export { type AuthenticatedPrincipal, type KmsAuthenticator, KmsPipeline, type KmsPipelineObserver } from './protocol/kms-pipeline.js';
 export type { KmsCredential, KmsRequest } from './protocol/kms-request.js';
 export { KmsUris } from './protocol/kms-uris.js';
+export { IdentityAuthenticator } from './authentication/identity-authenticator.js';

@@ -15,6 +15,8 @@ export class KmsService {
   ) {}
 
   async discovery(): Promise<{ kmsCluster: string; rsaPublicKey: StaticPublicJwk }> {
+    // Always the key that is active now, wherever it was rotated.
+    this.staticKey.refresh();
     return { kmsCluster: this.uris.base, rsaPublicKey: await this.staticKey.publicJwk() };
   }
 

@@ -24,7 +24,9 @@ export type CertificateProfile =
   /** A CA that signs end-entity certificates only. */
   | { readonly kind: 'service-ca' }
   /** A service's TLS-client / request-signing certificate, naming the service by URI. */
-  | { readonly kind: 'service-client'; readonly uri: string; readonly authorityKeyIdentifier: Buffer };
+  | { readonly kind: 'service-client'; readonly uri: string; readonly authorityKeyIdentifier: Buffer }
+  /** The KMS static identity (development): names the KMS domain, as clients check (RFC 6125). */
+  | { readonly kind: 'kms-server'; readonly dnsName: string; readonly authorityKeyIdentifier: Buffer };
 
 export interface CertificateRequest {
   /** Lower-case hex of a positive INTEGER without leading zero octets ({@link randomSerialNumber}). */
@@ -127,6 +129,17 @@ function extensionsOf(profile: CertificateProfile, subjectKeyIdentifier: Buffer)
         { name: 'subjectAltName', altNames: [{ type: 6, value: profile.uri }] },
         ski,
         // §4.2.1.1: names the CA key that signed this certificate.
+        { name: 'authorityKeyIdentifier', keyIdentifier: profile.authorityKeyIdentifier.toString('binary') },
+      ];
+    case 'kms-server':
+      return [
+        { name: 'basicConstraints', cA: false, critical: true },
+        // The static key signs ECDHE responses and decrypts handshakes (key transport).
+        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+        { name: 'extKeyUsage', serverAuth: true },
+        // §4.2.1.6: GeneralName tag 2, dNSName: the KMS domain clients match (RFC 6125).
+        { name: 'subjectAltName', altNames: [{ type: 2, value: profile.dnsName }] },
+        ski,
         { name: 'authorityKeyIdentifier', keyIdentifier: profile.authorityKeyIdentifier.toString('binary') },
       ];
   }

@@ -233,6 +233,34 @@ export class ServiceCertificateAuthority {
     };
   }
 
+  /**
+   * Certifies the KMS static key for `domain` (CN and dNSName), for development and tests: in
+   * production the enterprise CA signs the KMS certificate. Returns the x5c chain, leaf first.
+   */
+  async issueKmsCertificate(domain: string, publicKey: KeyObject, options: { validityDays?: number } = {}, context?: IdentityAuditContext): Promise<string[]> {
+    const validityDays = daysOption('validityDays', options.validityDays, 365, this.maxServiceCertificateDays);
+    const ca = await this.ca();
+    const now = this.clock();
+    const notAfter = new Date(Math.min(Math.floor((now + validityDays * DAY_MS) / 1000) * 1000, ca.notAfter.getTime()));
+    const der = buildCertificate({
+      serialNumber: randomSerialNumber(),
+      subject: { commonName: domain },
+      issuer: { certificate: ca.certificate.raw },
+      notBefore: new Date(Math.floor((now - BACKDATE_MS) / 1000) * 1000),
+      notAfter,
+      subjectPublicKey: publicKey,
+      profile: { kind: 'kms-server', dnsName: domain, authorityKeyIdentifier: ca.keyIdentifier },
+      signingKey: ca.privateKey,
+    });
+    await recordIdentityEvent(this.audit, context, {
+      action: 'identity.certificate.issue',
+      outcome: 'success',
+      resources: [`kms://${domain}`],
+      details: { fingerprint: new X509Certificate(der).fingerprint256, caId: ca.id, notAfter: notAfter.toISOString(), profile: 'kms-server' },
+    });
+    return [der.toString('base64'), ca.certificate.raw.toString('base64')];
+  }
+
   /** The certificates issued to a principal, oldest first (what an operator revokes from). */
   async certificatesOf(principalId: string): Promise<ServiceCertificateRecord[]> {
     const rows = await this.certificates.listByPrincipal(principalId);

@@ -78,9 +78,12 @@ export class KmsStaticKey {
     return plaintext;
   }
 
-  /** Signs a response as a compact JWS, PS256, with the active static key. */
-  async sign(payload: Buffer): Promise<string> {
-    const { uri } = await this.current();
+  /**
+   * Signs a response as a compact JWS, PS256, with the active static key, or with `keyUri`: a
+   * reset (499) is signed with the retired key the client addressed, the only one it can verify.
+   */
+  async sign(payload: Buffer, keyUri?: string): Promise<string> {
+    const uri = keyUri ?? (await this.current()).uri;
     return signCompactJws(payload, uri, { alg: 'PS256', sign: (input: Buffer) => this.vault.rsaKeys.pssSha256Sign(uri, input) });
   }
 

@@ -66,6 +66,8 @@ export class KmsPipeline {
   ) {}
 
   async process(messages: readonly unknown[]): Promise<string[]> {
+    // Another node (or realmctl) may have rotated the static key: read its state once per batch.
+    this.staticKey.refresh();
     const outcomes: Outcome[] = [];
     // In order: a batch may create a key and then bind it.
     for (const message of messages) outcomes.push(await this.processOne(message));
@@ -107,7 +109,8 @@ export class KmsPipeline {
     const active = await this.staticKey.current();
     if (header.kid !== active.uri) {
       const stale = typeof header.kid === 'string' && (await this.staticKey.isRetired(header.kid));
-      const error = stale ? new KmsError('KMS_RESET', 'the KMS static key was rotated: discard ephemeral and unbound keys and fetch the new static key') : new KmsError('KMS_BAD_REQUEST', 'the message is not encrypted to this KMS static key');
+      if (stale) return { response: () => this.signedErrorText(resetError(), undefined, header.kid as string), operation: 'ecdhe.create', status: 499 };
+      const error = new KmsError('KMS_BAD_REQUEST', 'the message is not encrypted to this KMS static key');
       return { ...(await this.signedError(error)), operation: 'ecdhe.create', status: kmsStatusOf(error.code) };
     }
     let requestId: string | undefined;
@@ -153,8 +156,7 @@ export class KmsPipeline {
     }
     const active = await this.staticKey.current();
     if (channel.row.staticKeyUri !== active.uri) {
-      const error = new KmsError('KMS_RESET', 'the KMS static key was rotated: discard ephemeral and unbound keys and fetch the new static key');
-      return { ...(await this.signedError(error)), operation: 'channel', status: 499 };
+      return { response: () => this.signedErrorText(resetError(), undefined, channel.row.staticKeyUri), operation: 'channel', status: 499 };
     }
     let plaintext: Buffer;
     try {
@@ -225,8 +227,8 @@ export class KmsPipeline {
     return { response: () => this.signedErrorText(error, requestIdOfError(error)) };
   }
 
-  private signedErrorText(error: KmsError, requestId: string | undefined): Promise<string> {
-    return this.staticKey.sign(json({ status: kmsStatusOf(error.code), reason: reasonOf(error), ...(requestId !== undefined && { requestId }) }));
+  private signedErrorText(error: KmsError, requestId: string | undefined, keyUri?: string): Promise<string> {
+    return this.staticKey.sign(json({ status: kmsStatusOf(error.code), reason: reasonOf(error), ...(requestId !== undefined && { requestId }) }), keyUri);
   }
 
   private encryptedError(channel: OpenChannel, error: KmsError, requestId: string | undefined): string {
@@ -257,6 +259,11 @@ function asKmsError(error: unknown, fallback: KmsError['code']): KmsError {
 function reasonOf(error: KmsError): string {
   const status = kmsStatusOf(error.code);
   return status >= 500 && status !== 499 ? (error.code === 'KMS_UNAVAILABLE' ? 'the KMS is temporarily unavailable' : 'internal error') : error.message;
+}
+
+/** The reset of the later revisions (499), signed with the rotated key the client still trusts. */
+function resetError(): KmsError {
+  return new KmsError('KMS_RESET', 'the KMS static key was rotated: discard ephemeral and unbound keys and fetch the new static key');
 }
 
 function unauditedError(): KmsError {
