@@ -2,6 +2,7 @@ import { type DynamicModule, Global, Module } from '@nestjs/common';
 import type { AuditLog } from '@realm/audit';
 import type { Database } from '@realm/persistence';
 import type { KeyVault } from '@realm/vault';
+import { IdentityController } from './identity.controller.js';
 import { PrincipalService } from './principals/principal.service.js';
 import { type ServiceCaOptions, ServiceCertificateAuthority } from './service-ca/service-certificate-authority.js';
 import { TokenService, type TokenServiceOptions } from './tokens/token.service.js';
@@ -43,6 +44,7 @@ export class IdentityModule {
   static forRoot(identity: Identity): DynamicModule {
     return {
       module: IdentityModule,
+      controllers: [IdentityController],
       providers: [
         { provide: PrincipalService, useValue: identity.principals },
         { provide: TokenService, useValue: identity.tokens },
