@@ -1,0 +1,75 @@
+/**
+ * Two appliance processes on one PostgreSQL: channels, replay caches and keys live in the
+ * database, so a handshake done on one node serves requests on the other, and a request replayed
+ * to the other node is refused.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { request } from 'node:https';
+import { describe, it } from 'node:test';
+import { decryptDirA256Gcm, deriveChannelKey, encryptDirA256Gcm, encryptRsaOaepJwe, generateEphemeralP256, importP256PublicJwk, verifyCompactJws } from '@realm/crypto';
+import { validateStaticKey } from '@realm/kms-client';
+import { makeTempDir, postgresTestUrl, type RunningAppliance, startAppliance, testDatabases } from '@realm/testing';
+import { startRealm } from './support.js';
+
+function post(app: RunningAppliance, ca: Buffer, messages: string[]): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${app.url}/kms/messages`, { method: 'POST', ca, headers: { 'content-type': 'application/json' }, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => (res.statusCode === 200 ? resolve((JSON.parse(text) as { kmsMessages: string[] }).kmsMessages) : reject(new Error(text))));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ kmsMessages: messages }));
+  });
+}
+
+if (postgresTestUrl() !== undefined) {
+  describe('two appliance nodes on one PostgreSQL', () => {
+    it('serves a channel negotiated on one node from the other, and refuses a replay across nodes', async () => {
+      const postgres = testDatabases().find((d) => d.name === 'postgres')!;
+      const database = await postgres.create();
+      // Both nodes share the database and, with the development vault, the master key file.
+      const env = { ...database.env, REALM_DATA_DIR: makeTempDir('realm-cluster-') };
+      const nodeA = await startRealm(env);
+      const nodeB = await startAppliance(env);
+      try {
+        const alice = await nodeA.user('alice');
+        const token = await alice.token();
+        const discovery = JSON.parse((await nodeA.app.get('/kms/discovery')).body) as { rsaPublicKey: unknown };
+        const staticKey = validateStaticKey(discovery.rsaPublicKey, { trustedRoots: [nodeA.caPem] });
+
+        const ephemeral = generateEphemeralP256();
+        const handshake = encryptRsaOaepJwe(staticKey.publicKey, staticKey.kid, Buffer.from(JSON.stringify({ client: { clientId: 'alice-laptop', credential: { bearer: token } }, method: 'create', uri: 'kms://kms.realm.test/ecdhe', requestId: randomUUID(), jwk: ephemeral.publicJwk })));
+        const [answer] = await post(nodeA.app, nodeA.tlsCa, [handshake]);
+        const negotiated = JSON.parse(verifyCompactJws(answer!, staticKey.publicKey, { algorithms: ['PS256'], expectedKid: staticKey.kid }).payload.toString('utf8')) as { status: number; key: { uri: string; jwk: unknown } };
+        assert.equal(negotiated.status, 201);
+        const channelKey = deriveChannelKey(ephemeral.privateKey, importP256PublicJwk(negotiated.key.jwk));
+        const message = (fields: Record<string, unknown>) =>
+          encryptDirA256Gcm(channelKey, negotiated.key.uri, Buffer.from(JSON.stringify({ client: { clientId: 'alice-laptop', credential: { bearer: token } }, requestId: randomUUID(), ...fields })));
+        const read = (m: string) => JSON.parse(decryptDirA256Gcm(channelKey, m).plaintext.toString('utf8')) as { status: number; reason?: string; keys?: { uri: string; jwk: { k: string } }[]; key?: { jwk: { k: string } } };
+
+        // Negotiated on A, used on B.
+        const createOnB = message({ method: 'create', uri: 'kms://kms.realm.test/keys', count: 1 });
+        const [created] = await post(nodeB, nodeA.tlsCa, [createOnB]);
+        const key = read(created!).keys![0]!;
+        // A key created on B is read on A.
+        const [fetched] = await post(nodeA.app, nodeA.tlsCa, [message({ method: 'retrieve', uri: key.uri })]);
+        assert.equal(read(fetched!).key!.jwk.k, key.jwk.k);
+
+        // A request sent to A, replayed to B: refused, and nothing is created twice.
+        const sentToA = message({ method: 'create', uri: 'kms://kms.realm.test/keys', count: 1 });
+        const [first] = await post(nodeA.app, nodeA.tlsCa, [sentToA]);
+        assert.equal(read(first!).status, 201);
+        const [replayed] = await post(nodeB, nodeA.tlsCa, [sentToA]);
+        const refusal = read(replayed!);
+        assert.equal(refusal.status, 409);
+        assert.match(refusal.reason!, /already used on this channel/);
+      } finally {
+        await nodeB.stop();
+        await nodeA.stop();
+        await database.drop();
+      }
+    });
+  });
+}
