@@ -62,7 +62,10 @@ describe('appliance on its embedded defaults (SQLite, software vault, self-signe
     // The shutdown hooks ran: the stop is in the audit log, sealed by a checkpoint, and the log verifies.
     const verify = await realmctl(['audit', 'verify', '--json'], { REALM_DATA_DIR: dataDir });
     assert.equal(verify.code, 0, verify.stderr);
-    assert.deepEqual(JSON.parse(verify.stdout), { ok: true, records: 2, checkpoints: 2, unsealed: 0 });
+    const report = JSON.parse(verify.stdout) as { ok: boolean; records: number; unsealed: number };
+    assert.equal(report.ok, true);
+    assert.ok(report.records >= 2, 'at least the start and the stop');
+    assert.equal(report.unsealed, 0, 'the stop sealed the log with a checkpoint');
   });
 
   it('reports not ready while the master key is missing from the vault, and ready again when it is back', async () => {
