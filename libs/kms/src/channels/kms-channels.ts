@@ -91,20 +91,27 @@ export class KmsChannels {
   }
 
   /**
-   * Records `requestId` on the channel, once per channel on every node. A replay is refused; so is a
-   * request on a channel that another node deleted (the insert finds no channel row).
+   * Records the requestIds of a batch, each once per channel on every node, in one transaction (one
+   * commit for the whole batch). For each entry: undefined when it is new, or the error to answer:
+   * a replay, or a channel that another node deleted.
    */
-  async recordRequest(channelUri: string, requestId: string): Promise<void> {
+  async recordRequests(entries: readonly { channelUri: string; requestId: string }[]): Promise<(KmsError | undefined)[]> {
+    if (entries.length === 0) return [];
+    const record = () => this.db.write((tx) => this.channels.recordRequests(entries, new Date(this.clock()), tx));
+    let outcome: ('new' | 'replay' | 'gone')[];
     try {
-      await this.db.write((tx) => this.channels.recordRequest({ channelUri, requestId, seenAt: new Date(this.clock()) }, tx));
+      outcome = await record();
     } catch (error) {
-      if (isUniqueViolation(error)) throw new KmsError('KMS_REPLAY', 'requestId was already used on this channel');
-      if (isForeignKeyViolation(error)) {
-        this.cache.delete(channelUri);
-        throw new KmsError('KMS_CHANNEL_INVALID', 'the ephemeral key was deleted: negotiate a new one');
-      }
-      throw error;
+      // Another node recorded one of the same pairs, or deleted a channel, between our reads and writes.
+      if (!isUniqueViolation(error) && !isForeignKeyViolation(error)) throw error;
+      outcome = await record();
     }
+    return outcome.map((o, i) => {
+      if (o === 'new') return undefined;
+      if (o === 'replay') return new KmsError('KMS_REPLAY', 'requestId was already used on this channel');
+      this.cache.delete(entries[i]!.channelUri);
+      return new KmsError('KMS_CHANNEL_INVALID', 'the ephemeral key was deleted: negotiate a new one');
+    });
   }
 
   /** delete /ecdhe/<id>: the client discards its channel; the KMS refuses it from now on (draft §5.1). */

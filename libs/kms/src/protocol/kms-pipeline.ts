@@ -7,7 +7,7 @@ import type { KmsCaller } from '../domain/kms-operations.js';
 import type { KmsStaticKey } from '../identity/kms-static-key.js';
 import { KmsError, kmsStatusOf } from '../kms.error.js';
 import type { KmsDispatcher } from './kms-dispatcher.js';
-import { type KmsCredential, parseKmsRequest, requestIdOfError, withRequestId } from './kms-request.js';
+import { type KmsCredential, type KmsRequest, parseKmsRequest, requestIdOfError, withRequestId } from './kms-request.js';
 import type { KmsUris } from './kms-uris.js';
 
 /** Who a credential names, once verified. */
@@ -33,6 +33,14 @@ export interface KmsPipelineObserver {
 }
 
 const ORG_AGENT_ROLE = 'org-agent';
+
+/** An authenticated request on a channel, waiting for its batch's replay recording. */
+interface Prepared {
+  readonly channel: OpenChannel;
+  readonly request: KmsRequest;
+  readonly principal: AuthenticatedPrincipal;
+  readonly started: number;
+}
 
 interface Outcome {
   readonly response: () => Promise<string>;
@@ -68,15 +76,27 @@ export class KmsPipeline {
   async process(messages: readonly unknown[]): Promise<string[]> {
     // Another node (or realmctl) may have rotated the static key: read its state once per batch.
     this.staticKey.refresh();
+    // A batch usually carries one credential many times: verify each distinct one once per batch
+    // (the principal is still read from the database for every batch).
+    const credentials = new Map<string, Promise<AuthenticatedPrincipal>>();
+    // 1. What needs no write: decode, decrypt, parse, authenticate (handshakes complete here).
+    const stages: (Outcome | Prepared)[] = [];
+    for (const message of messages) stages.push(await this.processOne(message, credentials));
+    // 2. One transaction records every requestId of the batch in the shared replay cache.
+    const prepared = stages.filter((s): s is Prepared => 'request' in s);
+    const recorded = await this.channels
+      .recordRequests(prepared.map((p) => ({ channelUri: p.channel.row.uri, requestId: p.request.requestId })))
+      .catch((error: unknown) => prepared.map(() => asKmsError(error, 'KMS_INTERNAL')));
+    // 3. Dispatch in order: a batch may create a key and then bind it.
     const outcomes: Outcome[] = [];
-    // In order: a batch may create a key and then bind it.
-    for (const message of messages) outcomes.push(await this.processOne(message));
-    // The audit records of the batch commit together (group commit); no response leaves without its record.
+    let next = 0;
+    for (const stage of stages) outcomes.push('request' in stage ? await this.complete(stage, recorded[next++]) : stage);
+    // 4. The audit records of the batch commit together (group commit); no answer leaves without its record.
     const audited = await Promise.allSettled(outcomes.map((o) => (o.audit ? this.audit.record(o.audit) : Promise.resolve())));
     return Promise.all(outcomes.map((o, i) => (audited[i]!.status === 'fulfilled' ? o.response() : (o.unaudited ?? o.response)())));
   }
 
-  private async processOne(message: unknown): Promise<Outcome> {
+  private async processOne(message: unknown, credentials: Map<string, Promise<AuthenticatedPrincipal>>): Promise<Outcome | Prepared> {
     const started = performance.now();
     const observe = (operation: string, status: number) => this.observer?.message(operation, status, (performance.now() - started) / 1000);
     if (typeof message !== 'string' || message.length > this.limits.maxMessageBytes) {
@@ -95,7 +115,8 @@ export class KmsPipeline {
       observe('invalid', 400);
       return this.signedError(new KmsError('KMS_BAD_REQUEST', 'requests must be JWE, not JWS'));
     }
-    const outcome = header.alg === 'RSA-OAEP' ? await this.handshake(message, header) : header.alg === 'dir' ? await this.onChannel(message, header) : undefined;
+    if (header.alg === 'dir') return this.onChannel(message, header, credentials, started);
+    const outcome = header.alg === 'RSA-OAEP' ? await this.handshake(message, header) : undefined;
     if (outcome) {
       observe(outcome.operation, outcome.status);
       return outcome;
@@ -146,60 +167,81 @@ export class KmsPipeline {
     }
   }
 
-  /** A request on an established channel: decrypt, authenticate, refuse replays, dispatch, encrypt. */
-  private async onChannel(message: string, header: Record<string, unknown>): Promise<Outcome & { operation: string; status: number }> {
+  /** A request on an established channel, up to its authentication; the rest happens in {@link complete}. */
+  private async onChannel(message: string, header: Record<string, unknown>, credentials: Map<string, Promise<AuthenticatedPrincipal>>, started: number): Promise<Outcome | Prepared> {
+    const observe = (operation: string, status: number) => this.observer?.message(operation, status, (performance.now() - started) / 1000);
     const kid = typeof header.kid === 'string' ? header.kid : '';
     const channel = kid ? await this.channels.find(kid) : undefined;
     if (!channel) {
-      const error = new KmsError('KMS_CHANNEL_INVALID', 'the ephemeral key is unknown or expired: negotiate a new one');
-      return { ...(await this.signedError(error)), operation: 'channel', status: kmsStatusOf(error.code) };
+      observe('channel', 403);
+      return this.signedError(new KmsError('KMS_CHANNEL_INVALID', 'the ephemeral key is unknown or expired: negotiate a new one'));
     }
     const active = await this.staticKey.current();
     if (channel.row.staticKeyUri !== active.uri) {
-      return { response: () => this.signedErrorText(resetError(), undefined, channel.row.staticKeyUri), operation: 'channel', status: 499 };
+      observe('channel', 499);
+      return { response: () => this.signedErrorText(resetError(), undefined, channel.row.staticKeyUri) };
     }
     let plaintext: Buffer;
     try {
       plaintext = decryptDirA256Gcm(channel.key, message).plaintext;
     } catch {
-      const error = new KmsError('KMS_BAD_REQUEST', 'the message could not be decrypted with the ephemeral key');
-      return { ...(await this.signedError(error)), operation: 'channel', status: 400 };
+      observe('channel', 400);
+      return this.signedError(new KmsError('KMS_BAD_REQUEST', 'the message could not be decrypted with the ephemeral key'));
     }
     let requestId: string | undefined;
     let principal: AuthenticatedPrincipal | undefined;
-    let operation = 'request';
     try {
       const request = parseKmsRequest(plaintext, this.uris);
       requestId = request.requestId;
-      principal = await this.authenticator.authenticate(request.credential, { requestId: request.requestId }).catch((error: unknown) => {
+      const key = request.credential.bearer ?? JSON.stringify(request.credential.jwk);
+      let verifying = credentials.get(key);
+      if (!verifying) {
+        verifying = this.authenticator.authenticate(request.credential, { requestId: request.requestId });
+        credentials.set(key, verifying);
+      }
+      principal = await verifying.catch((error: unknown) => {
         throw withRequestId(asKmsError(error, 'KMS_UNAUTHENTICATED'), request.requestId);
       });
       if (principal.principalId !== channel.row.principalId || request.clientId !== channel.row.clientId) {
         throw withRequestId(new KmsError('KMS_UNAUTHENTICATED', 'the credential or client does not match the ephemeral key it was sent on'), request.requestId);
       }
-      await this.channels.recordRequest(channel.row.uri, request.requestId).catch((error: unknown) => {
-        throw withRequestId(asKmsError(error, 'KMS_INTERNAL'), request.requestId);
-      });
+      return { channel, request, principal, started };
+    } catch (error) {
+      const failure = asKmsError(error, 'KMS_INTERNAL');
+      requestId ??= requestIdOfError(error);
+      observe('request', kmsStatusOf(failure.code));
+      const audit = this.auditEvent('kms.request', principal, channel.row.clientId, requestId, [], failure.code === 'KMS_UNAUTHENTICATED' ? 'denied' : 'failure', failure.message);
+      return { response: async () => this.encryptedError(channel, failure, requestId), audit };
+    }
+  }
+
+  /** Dispatches an authenticated request whose requestId was recorded (or refused) with its batch. */
+  private async complete(prepared: Prepared, recorded: KmsError | undefined): Promise<Outcome> {
+    const { channel, request, principal, started } = prepared;
+    const observe = (operation: string, status: number) => this.observer?.message(operation, status, (performance.now() - started) / 1000);
+    let operation = 'request';
+    try {
+      if (recorded) throw withRequestId(recorded, request.requestId);
       const caller = this.callerOf(principal, request.clientId, request.credential.onBehalfOf, request.requestId);
       const result = await this.dispatcher.dispatch(caller, request).catch((error: unknown) => {
         throw withRequestId(asKmsError(error, 'KMS_INTERNAL'), request.requestId);
       });
       operation = result.operation;
+      observe(operation, result.status);
       const body = { status: result.status, requestId: request.requestId, ...result.fields };
-      const audit = this.auditEvent(`kms.${result.operation}`, principal, request.clientId, request.requestId, result.resources, 'success', undefined, caller.onBehalfOf);
       return {
         response: async () => encryptDirA256Gcm(channel.key, channel.row.uri, json(body)),
-        audit,
+        audit: this.auditEvent(`kms.${result.operation}`, principal, request.clientId, request.requestId, result.resources, 'success', undefined, caller.onBehalfOf),
         unaudited: async () => this.encryptedError(channel, unauditedError(), request.requestId),
-        operation,
-        status: result.status,
       };
     } catch (error) {
       const failure = asKmsError(error, 'KMS_INTERNAL');
-      requestId ??= requestIdOfError(error);
+      observe(operation, kmsStatusOf(failure.code));
       const outcome = failure.code === 'KMS_UNAUTHENTICATED' || failure.code === 'KMS_FORBIDDEN' || failure.code === 'KMS_NOT_FOUND' ? 'denied' : 'failure';
-      const audit = this.auditEvent(`kms.${operation}`, principal, channel.row.clientId, requestId, [], outcome, failure.message);
-      return { response: async () => this.encryptedError(channel, failure, requestId), audit, operation, status: kmsStatusOf(failure.code) };
+      return {
+        response: async () => this.encryptedError(channel, failure, request.requestId),
+        audit: this.auditEvent(`kms.${operation}`, principal, request.clientId, request.requestId, [], outcome, failure.message),
+      };
     }
   }
 

@@ -21,11 +21,31 @@ export class KmsChannelRepository {
   }
 
   /**
-   * Records that `requestId` was seen on `channelUri`. Throws a unique violation for a replay and a
-   * foreign-key violation when the channel no longer exists.
+   * Records a batch of (channel, requestId) pairs in one statement set of the caller's transaction
+   * and says, for each, whether it is new, a replay (seen before, or earlier in the same batch), or
+   * on a channel that no longer exists. Two nodes recording the same pair at once make one of the
+   * transactions fail on the primary key; the caller retries it and then sees the replay.
    */
-  async recordRequest(row: KmsReplayRow, tx: Tx): Promise<void> {
-    await tx.manager.getRepository<KmsReplayRow>(KmsReplayEntity.name).insert(row);
+  async recordRequests(entries: readonly { channelUri: string; requestId: string }[], seenAt: Date, tx: Tx): Promise<('new' | 'replay' | 'gone')[]> {
+    const channelUris = [...new Set(entries.map((e) => e.channelUri))];
+    const requestIds = [...new Set(entries.map((e) => e.requestId))];
+    const live = new Set(
+      (await tx.manager.getRepository<KmsChannelRow>(KmsChannelEntity.name).find({ select: { uri: true }, where: { uri: In(channelUris) } })).map((c) => c.uri),
+    );
+    const seen = new Set(
+      (await tx.manager.getRepository<KmsReplayRow>(KmsReplayEntity.name).find({ select: { channelUri: true, requestId: true }, where: { channelUri: In(channelUris), requestId: In(requestIds) } })).map((r) => `${r.channelUri} ${r.requestId}`),
+    );
+    const fresh: KmsReplayRow[] = [];
+    const outcome = entries.map((e) => {
+      if (!live.has(e.channelUri)) return 'gone' as const;
+      const key = `${e.channelUri} ${e.requestId}`;
+      if (seen.has(key)) return 'replay' as const;
+      seen.add(key);
+      fresh.push({ channelUri: e.channelUri, requestId: e.requestId, seenAt });
+      return 'new' as const;
+    });
+    for (let i = 0; i < fresh.length; i += 100) await tx.manager.getRepository<KmsReplayRow>(KmsReplayEntity.name).insert(fresh.slice(i, i + 100));
+    return outcome;
   }
 
   /** URIs of channels that expired before `now`, oldest first. */

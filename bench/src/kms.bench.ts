@@ -1,0 +1,88 @@
+/**
+ * KMS benchmark: the production build of the appliance, driven by a separate load process with
+ * 100 channels batching 50 messages per POST, on SQLite and on PostgreSQL. It prints key
+ * retrievals per second, key creations per second (create /keys with count 50), and p50/p99 batch
+ * latency, against the floor measured in the same run: the same codec's decrypt + encrypt of one
+ * request and its answer, in one process, with nothing else.
+ *
+ * Targets on a 2-core machine with SQLite: ≥ 5,000 retrievals/s, ≥ 30% of the floor, p99 < 50 ms.
+ * Last line: one JSON object.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decryptDirA256Gcm, encryptDirA256Gcm } from '@realm/crypto';
+import { openDatabaseAndVault, openIdentityAndKms } from '@realm/realm/runtime';
+import { AuditLog } from '@realm/audit';
+import { makeTempDir, repoRoot, runNode, startAppliance, testConfig, testDatabases } from '@realm/testing';
+
+const CHANNELS = Number(process.env.REALM_TEST_BENCH_CHANNELS ?? 100);
+const BATCH = 50;
+const SECONDS = Number(process.env.REALM_TEST_BENCH_SECONDS ?? 10);
+const TARGET = { retrievalsPerSecond: 5000, ratio: 0.3, p99Ms: 50 };
+
+function floor(): number {
+  const key = randomBytes(32);
+  const uri = `kms://kms.realm.test/ecdhe/${randomUUID()}`;
+  const request = encryptDirA256Gcm(key, uri, Buffer.from(JSON.stringify({ client: { clientId: 'bench', credential: { bearer: 'x'.repeat(420) } }, requestId: randomUUID(), method: 'retrieve', uri: `kms://kms.realm.test/keys/${randomUUID()}` })));
+  const answer = Buffer.from(JSON.stringify({ status: 200, requestId: randomUUID(), key: { uri: `kms://kms.realm.test/keys/${randomUUID()}`, jwk: { kty: 'oct', kid: 'k', k: randomBytes(32).toString('base64url') }, userId: `user:${randomUUID()}`, clientId: 'bench', createDate: new Date().toISOString(), expirationDate: new Date().toISOString(), bindDate: new Date().toISOString(), resourceUri: `kms://kms.realm.test/resources/${randomUUID()}` } }));
+  for (let i = 0; i < 20_000; i++) encryptDirA256Gcm(key, uri, decryptDirA256Gcm(key, request).plaintext.length > 0 ? answer : answer);
+  let n = 0;
+  const start = performance.now();
+  while (performance.now() - start < 3000) {
+    for (let i = 0; i < 1000; i++) encryptDirA256Gcm(key, uri, decryptDirA256Gcm(key, request).plaintext.length > 0 ? answer : answer);
+    n += 1000;
+  }
+  return n / ((performance.now() - start) / 1000);
+}
+
+/** Users and their tokens, made in-process on the appliance's database (realmctl would take a second each). */
+async function provision(env: Record<string, string>): Promise<string> {
+  const config = testConfig(env);
+  const { db, vault } = await openDatabaseAndVault(config);
+  const audit = await AuditLog.open(db, vault, { checkpointEvery: config.audit.checkpointEvery, checkpointIntervalSeconds: config.audit.checkpointIntervalSeconds });
+  const { identity, kms } = await openIdentityAndKms(config, db, vault, audit, { initialize: false });
+  const tokens: string[] = [];
+  for (let i = 0; i < CHANNELS; i++) {
+    const user = await identity.principals.createUser({ userName: `bench-${i}-${randomUUID().slice(0, 8)}` });
+    tokens.push((await identity.tokens.issueAccessToken(user.id, { audience: 'kms', clientId: 'bench', lifetimeSeconds: 1800 })).accessToken);
+  }
+  kms.close();
+  await audit.close();
+  vault.close();
+  await db.close();
+  const file = join(makeTempDir('realm-bench-tokens-'), 'tokens.txt');
+  writeFileSync(file, tokens.join('\n'), { mode: 0o600 });
+  return file;
+}
+
+async function run(database: ReturnType<typeof testDatabases>[number]) {
+  const created = await database.create();
+  const env: Record<string, string> = { ...created.env, REALM_LOG_LEVEL: 'warn' };
+  const app = await startAppliance({ ...env, REALM_LOG_LEVEL: 'info' });
+  try {
+    const tokensFile = await provision(env);
+    const kmsCa = join(makeTempDir('realm-bench-ca-'), 'ca.pem');
+    const caPem = await runNode(join(repoRoot, 'apps/realmctl/dist/src/main.js'), ['ca', 'certificate'], env);
+    writeFileSync(kmsCa, caPem.stdout);
+    const load = await runNode(join(repoRoot, 'bench/dist/src/kms-load.js'), [app.url, join(env.REALM_DATA_DIR!, 'tls', 'dev-cert.pem'), kmsCa, tokensFile, String(CHANNELS), String(BATCH), String(SECONDS)], {});
+    if (load.code !== 0) throw new Error(`load process failed: ${load.stderr}`);
+    return JSON.parse(load.stdout.trim().split('\n').pop()!) as { retrievalsPerSecond: number; retrieveBatchP50Ms: number; retrieveBatchP99Ms: number; keyCreationsPerSecond: number; createMessageP50Ms: number; createMessageP99Ms: number; failures: number };
+  } finally {
+    await app.stop();
+    await created.drop();
+  }
+}
+
+const floorRate = floor();
+console.log(`floor: dir+A256GCM decrypt of a request + encrypt of its answer, one process: ${Math.round(floorRate)} /s`);
+const results: Record<string, unknown> = {};
+let pass = true;
+for (const database of testDatabases()) {
+  const r = await run(database);
+  const ratio = +(r.retrievalsPerSecond / floorRate).toFixed(3);
+  results[database.name] = { ...r, ratioToFloor: ratio };
+  console.log(`${database.name}: ${r.retrievalsPerSecond} retrievals/s (${(ratio * 100).toFixed(1)}% of floor), batch p50 ${r.retrieveBatchP50Ms} ms, p99 ${r.retrieveBatchP99Ms} ms; ${r.keyCreationsPerSecond} key creations/s; ${r.failures} failures`);
+  if (database.name === 'sqlite') pass = r.retrievalsPerSecond >= TARGET.retrievalsPerSecond && ratio >= TARGET.ratio && r.retrieveBatchP99Ms < TARGET.p99Ms && r.failures === 0;
+}
+console.log(JSON.stringify({ benchmark: 'kms', channels: CHANNELS, batch: BATCH, floorCodecOpsPerSecond: Math.round(floorRate), ...results, target: TARGET, pass }));
