@@ -5,23 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:https';
 import { describe, it } from 'node:test';
 import { decryptDirA256Gcm, deriveChannelKey, encryptDirA256Gcm, encryptRsaOaepJwe, generateEphemeralP256, importP256PublicJwk, verifyCompactJws } from '@realm/crypto';
 import { validateStaticKey } from '@realm/kms-client';
-import { makeTempDir, postgresTestUrl, type RunningAppliance, startAppliance, testDatabases } from '@realm/testing';
+import { httpsRequest, makeTempDir, postgresTestUrl, type RunningAppliance, startAppliance, testDatabases } from '@realm/testing';
 import { startRealm } from './support.js';
 
-function post(app: RunningAppliance, ca: Buffer, messages: string[]): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${app.url}/kms/messages`, { method: 'POST', ca, headers: { 'content-type': 'application/json' }, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => (res.statusCode === 200 ? resolve((JSON.parse(text) as { kmsMessages: string[] }).kmsMessages) : reject(new Error(text))));
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify({ kmsMessages: messages }));
-  });
+async function post(app: RunningAppliance, ca: Buffer, messages: string[]): Promise<string[]> {
+  const reply = await httpsRequest('POST', `${app.url}/kms/messages`, ca, JSON.stringify({ kmsMessages: messages }));
+  if (reply.status !== 200) throw new Error(reply.body);
+  return (JSON.parse(reply.body) as { kmsMessages: string[] }).kmsMessages;
 }
 
 if (postgresTestUrl() !== undefined) {

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
-import { request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, SignJWT } from 'jose';
 import {
@@ -19,7 +18,7 @@ import {
   verifyCompactJws,
 } from '@realm/crypto';
 import { validateStaticKey } from '@realm/kms-client';
-import { testConfig } from '@realm/testing';
+import { httpsRequest, testConfig } from '@realm/testing';
 import { Database } from '@realm/persistence';
 import { type Realm, startRealm } from './support.js';
 
@@ -29,24 +28,15 @@ interface Reply {
   text: string;
 }
 
-function call(realm: Realm, method: string, path: string, raw?: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${realm.app.url}${path}`, { method, ca: realm.tlsCa, headers: { 'content-type': 'application/json' }, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => {
-        let body: Record<string, unknown> = {};
-        try {
-          body = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          // Kept as text for the assertion message.
-        }
-        resolve({ status: res.statusCode ?? 0, body, text });
-      });
-    });
-    req.on('error', reject);
-    req.end(raw);
-  });
+async function call(realm: Realm, method: string, path: string, raw?: string): Promise<Reply> {
+  const reply = await httpsRequest(method, `${realm.app.url}${path}`, realm.tlsCa, raw);
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(reply.body) as Record<string, unknown>;
+  } catch {
+    // Kept as text for the assertion message.
+  }
+  return { status: reply.status, body, text: reply.body };
 }
 
 describe('hostile input to the KMS', () => {

@@ -4,22 +4,15 @@
  * codec and node-kms reading each other's messages in both directions.
  */
 import assert from 'node:assert/strict';
-import { request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import KMS from 'node-kms';
 import { decryptDirA256Gcm, encryptDirA256Gcm } from '@realm/crypto';
+import { httpsRequest } from '@realm/testing';
 import { bearer, type Realm, sdkClient, startRealm } from './support.js';
 
-function post(realm: Realm, path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${realm.app.url}${path}`, { method: 'POST', ca: realm.tlsCa, headers: { 'content-type': 'application/json' }, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
+async function post(realm: Realm, path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const reply = await httpsRequest('POST', `${realm.app.url}${path}`, realm.tlsCa, JSON.stringify(body));
+  return { status: reply.status, body: JSON.parse(reply.body) as Record<string, unknown> };
 }
 
 /** A node-kms client: its own Context, Request.wrap and Response.unwrap, our HTTPS POST. */
@@ -34,15 +27,7 @@ class NodeKmsClient {
   ) {}
 
   async handshake(): Promise<void> {
-    const discovery = await new Promise<{ kmsCluster: string; rsaPublicKey: Record<string, unknown> }>((resolve, reject) => {
-      request(`${this.realm.app.url}/kms/discovery`, { ca: this.realm.tlsCa, agent: false }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve(JSON.parse(text) as { kmsCluster: string; rsaPublicKey: Record<string, unknown> }));
-      })
-        .on('error', reject)
-        .end();
-    });
+    const discovery = JSON.parse((await httpsRequest('GET', `${this.realm.app.url}/kms/discovery`, this.realm.tlsCa)).body) as { kmsCluster: string; rsaPublicKey: Record<string, unknown> };
     this.cluster = discovery.kmsCluster;
     this.context.clientInfo = { clientId: 'node-kms-device', credential: { userId: this.userId, bearer: this.token } };
     this.context.serverInfo = { key: discovery.rsaPublicKey };

@@ -114,13 +114,18 @@ export function startAppliance(env: Record<string, string>, caFile?: string): Pr
 }
 
 export function httpsGet(url: string, ca: Buffer | string, headers: Record<string, string> = {}): Promise<HttpsResponse> {
+  return httpsRequest('GET', url, ca, undefined, headers);
+}
+
+/** One HTTPS request trusting only `ca`; `body` is sent as is (JSON text, or anything hostile). */
+export function httpsRequest(method: string, url: string, ca: Buffer | string, body?: string, headers: Record<string, string> = {}): Promise<HttpsResponse> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', ca, headers, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    const req = request(url, { method, ca, headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...headers }, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
     });
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
