@@ -77,16 +77,41 @@ export class KmsOperations {
 
   /** retrieve /keys/<id>: the creator for an unbound key, a member of its KRO for a bound one. */
   async retrieveKey(caller: KmsCaller, uri: string): Promise<KeyRepresentation> {
-    const row = await this.keys.find(uri);
-    const subject = this.subjectOf(caller);
-    if (!row) throw notFound('key');
-    if (row.resourceUri === null) {
-      // Unbound keys are the creator's own; nobody acts on their behalf (draft §6.2).
-      if (row.owner !== caller.principalId || caller.onBehalfOf !== undefined) throw notFound('key');
-    } else {
-      await this.requireAllowed(subject, 'key.retrieve', row.resourceUri, 'key');
-    }
-    return representKey(row, await this.material(row.uri));
+    const [result] = await this.retrieveKeys([{ caller, uri }]);
+    if (result instanceof KmsError) throw result;
+    return result!;
+  }
+
+  /**
+   * Many key retrievals at once, with the rules of {@link retrieveKey} for each: one query for the
+   * key rows, one authorization decision per (subject, resource), one query for the key material.
+   * Each result is the key or the error to answer.
+   */
+  async retrieveKeys(requests: readonly { caller: KmsCaller; uri: string }[]): Promise<(KeyRepresentation | KmsError)[]> {
+    const rows = new Map((await this.keys.findMany([...new Set(requests.map((r) => r.uri))])).map((row) => [row.uri, row]));
+    const decisions = new Map<string, Promise<boolean>>();
+    const allowed = await Promise.all(
+      requests.map(async ({ caller, uri }) => {
+        const row = rows.get(uri);
+        if (!row) return undefined;
+        // Unbound keys are the creator's own; nobody acts on their behalf (draft §6.2).
+        if (row.resourceUri === null) return row.owner === caller.principalId && caller.onBehalfOf === undefined ? row : undefined;
+        const subject = this.subjectOf(caller);
+        const key = `${subject}\n${row.resourceUri}`;
+        let decision = decisions.get(key);
+        if (!decision) {
+          decision = this.policy.decide(subject, 'key.retrieve', row.resourceUri).then((d) => d.allowed);
+          decisions.set(key, decision);
+        }
+        return (await decision) ? row : undefined;
+      }),
+    );
+    const material = await this.vault.getKeys([...new Set(allowed.filter((row) => row !== undefined).map((row) => row.uri))]);
+    return allowed.map((row) => {
+      if (!row) return notFound('key');
+      const key = material.get(row.uri);
+      return key ? representKey(row, key) : new KmsError('KMS_INTERNAL', 'key material is missing');
+    });
   }
 
   /** update /keys/<id> {resourceUri}: binds the caller's unbound key to a KRO the caller is authorized on. */

@@ -24,6 +24,17 @@ export class KmsDispatcher {
     private readonly uris: KmsUris,
   ) {}
 
+  /** Whether `request` is a key retrieval, which {@link dispatchKeyRetrievals} answers in bulk. */
+  static isKeyRetrieval(request: KmsRequest): boolean {
+    return request.method === 'retrieve' && request.target.kind === 'object' && request.target.collection === 'keys';
+  }
+
+  /** Consecutive key retrievals of a batch, answered together (one query per kind of row). */
+  async dispatchKeyRetrievals(items: readonly { caller: KmsCaller; request: KmsRequest }[]): Promise<(DispatchResult | KmsError)[]> {
+    const results = await this.operations.retrieveKeys(items.map(({ caller, request }) => ({ caller, uri: (request.target as { uri: string }).uri })));
+    return results.map((key) => (key instanceof KmsError ? key : { status: 200, fields: { key }, operation: 'key.retrieve', resources: [key.uri] }));
+  }
+
   async dispatch(caller: KmsCaller, request: KmsRequest): Promise<DispatchResult> {
     const { method, target, body } = request;
     const route = `${method} ${target.kind === 'sub-collection' ? `resources/${target.sub}` : `${target.kind}:${target.collection}`}`;

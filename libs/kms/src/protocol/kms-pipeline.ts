@@ -6,7 +6,7 @@ import type { KmsChannels, OpenChannel } from '../channels/kms-channels.js';
 import type { KmsCaller } from '../domain/kms-operations.js';
 import type { KmsStaticKey } from '../identity/kms-static-key.js';
 import { KmsError, kmsStatusOf } from '../kms.error.js';
-import type { KmsDispatcher } from './kms-dispatcher.js';
+import { type DispatchResult, KmsDispatcher } from './kms-dispatcher.js';
 import { type KmsCredential, type KmsRequest, parseKmsRequest, requestIdOfError, withRequestId } from './kms-request.js';
 import type { KmsUris } from './kms-uris.js';
 
@@ -87,10 +87,27 @@ export class KmsPipeline {
     const recorded = await this.channels
       .recordRequests(prepared.map((p) => ({ channelUri: p.channel.row.uri, requestId: p.request.requestId })))
       .catch((error: unknown) => prepared.map(() => asKmsError(error, 'KMS_INTERNAL')));
-    // 3. Dispatch in order: a batch may create a key and then bind it.
+    // 3. Dispatch in order: a batch may create a key and then bind it. A run of consecutive key
+    //    retrievals (the bulk of the traffic) is answered together: everything before it has
+    //    completed and nothing in it writes, so the answers are those of one-by-one dispatch.
+    const recordedOf = new Map(prepared.map((p, i) => [p, recorded[i]]));
     const outcomes: Outcome[] = [];
-    let next = 0;
-    for (const stage of stages) outcomes.push('request' in stage ? await this.complete(stage, recorded[next++]) : stage);
+    for (let i = 0; i < stages.length; ) {
+      const stage = stages[i]!;
+      if (!('request' in stage)) {
+        outcomes.push(stage);
+        i += 1;
+        continue;
+      }
+      const run: Prepared[] = [];
+      while (i < stages.length && 'request' in stages[i]! && KmsDispatcher.isKeyRetrieval((stages[i] as Prepared).request)) run.push(stages[i++] as Prepared);
+      if (run.length === 0) {
+        outcomes.push(await this.complete(stage, recordedOf.get(stage)));
+        i += 1;
+      } else {
+        outcomes.push(...(await this.completeRetrievals(run, recordedOf)));
+      }
+    }
     // 4. The audit records of the batch commit together (group commit); no answer leaves without its record.
     const audited = await Promise.allSettled(outcomes.map((o) => (o.audit ? this.audit.record(o.audit) : Promise.resolve())));
     return Promise.all(outcomes.map((o, i) => (audited[i]!.status === 'fulfilled' ? o.response() : (o.unaudited ?? o.response)())));
@@ -215,17 +232,40 @@ export class KmsPipeline {
     }
   }
 
+  /** Key retrievals answered in bulk; each gets the outcome one-by-one dispatch would give it. */
+  private async completeRetrievals(run: Prepared[], recordedOf: Map<Prepared, KmsError | undefined>): Promise<Outcome[]> {
+    const callers = run.map((p) => {
+      try {
+        return recordedOf.get(p) ?? this.callerOf(p.principal, p.request.clientId, p.request.credential.onBehalfOf, p.request.requestId);
+      } catch (error) {
+        return asKmsError(error, 'KMS_INTERNAL');
+      }
+    });
+    const ready = run.flatMap((p, i) => (callers[i] instanceof KmsError ? [] : [{ caller: callers[i] as KmsCaller, request: p.request }]));
+    let results: (DispatchResult | KmsError)[];
+    try {
+      results = await this.dispatcher.dispatchKeyRetrievals(ready);
+    } catch (error) {
+      results = ready.map(() => asKmsError(error, 'KMS_INTERNAL'));
+    }
+    let next = 0;
+    return Promise.all(run.map((p, i) => this.complete(p, callers[i] instanceof KmsError ? (callers[i] as KmsError) : undefined, callers[i] instanceof KmsError ? undefined : results[next++])));
+  }
+
   /** Dispatches an authenticated request whose requestId was recorded (or refused) with its batch. */
-  private async complete(prepared: Prepared, recorded: KmsError | undefined): Promise<Outcome> {
+  private async complete(prepared: Prepared, recorded: KmsError | undefined, precomputed?: DispatchResult | KmsError): Promise<Outcome> {
     const { channel, request, principal, started } = prepared;
     const observe = (operation: string, status: number) => this.observer?.message(operation, status, (performance.now() - started) / 1000);
-    let operation = 'request';
+    let operation = precomputed !== undefined ? 'key.retrieve' : 'request';
     try {
       if (recorded) throw withRequestId(recorded, request.requestId);
       const caller = this.callerOf(principal, request.clientId, request.credential.onBehalfOf, request.requestId);
-      const result = await this.dispatcher.dispatch(caller, request).catch((error: unknown) => {
-        throw withRequestId(asKmsError(error, 'KMS_INTERNAL'), request.requestId);
-      });
+      if (precomputed instanceof KmsError) throw withRequestId(precomputed, request.requestId);
+      const result =
+        precomputed ??
+        (await this.dispatcher.dispatch(caller, request).catch((error: unknown) => {
+          throw withRequestId(asKmsError(error, 'KMS_INTERNAL'), request.requestId);
+        }));
       operation = result.operation;
       observe(operation, result.status);
       const body = { status: result.status, requestId: request.requestId, ...result.fields };

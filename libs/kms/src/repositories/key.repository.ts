@@ -14,8 +14,10 @@ export class KmsKeyRepository {
     return tx ? work(tx) : this.db.read(work);
   }
 
-  findMany(uris: string[], tx: Tx): Promise<KmsKeyRow[]> {
-    return tx.manager.getRepository<KmsKeyRow>(KmsKeyEntity.name).findBy({ uri: In(uris) });
+  findMany(uris: string[], tx?: Tx): Promise<KmsKeyRow[]> {
+    if (uris.length === 0) return Promise.resolve([]);
+    const work = (t: Tx) => t.manager.getRepository<KmsKeyRow>(KmsKeyEntity.name).findBy({ uri: In(uris) });
+    return tx ? work(tx) : this.db.read(work);
   }
 
   /**
