@@ -1,0 +1,65 @@
+/** ECDHE channels on every database: lifetime, deletion, and the shared replay cache. */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { deriveChannelKey, generateEphemeralP256, importP256PublicJwk } from '@realm/crypto';
+import { Database } from '@realm/persistence';
+import { testConfig, testDatabases } from '@realm/testing';
+import { KeyVault, VAULT_ENTITIES, VAULT_MIGRATIONS } from '@realm/vault';
+import { KmsChannels } from '../src/channels/kms-channels.js';
+import { KMS_ENTITIES } from '../src/kms.entities.js';
+import { KMS_MIGRATIONS } from '../src/migrations/index.js';
+import { KmsUris } from '../src/protocol/kms-uris.js';
+import { KmsChannelRepository } from '../src/repositories/channel.repository.js';
+
+for (const database of testDatabases()) {
+  describe(`KMS channels on ${database.name}`, () => {
+    it('derives the same key on both sides, expires after kms.channelLifetime, and refuses replays and deleted channels on every node', async () => {
+      const created = await database.create();
+      const config = testConfig({ ...created.env, REALM_KMS_CHANNEL_LIFETIME: '10m' });
+      const db = await Database.open(config.database, { entities: [...VAULT_ENTITIES, ...KMS_ENTITIES], migrations: [...VAULT_MIGRATIONS, ...KMS_MIGRATIONS] });
+      await db.migrate();
+      const vault = await KeyVault.open(config, db);
+      await vault.initialize();
+      let now = Date.UTC(2026, 10, 22, 12);
+      const uris = new KmsUris(config.kms.domain);
+      const channels = new KmsChannels(db, vault, new KmsChannelRepository(db), uris, config.kms, () => now);
+      const otherNode = new KmsChannels(db, vault, new KmsChannelRepository(db), uris, config.kms, () => now);
+      try {
+        const client = generateEphemeralP256();
+        const negotiated = await channels.negotiate('user:alice', 'laptop', { ...client.publicJwk, d: 'ignored-private-part' }, 'kms://kms.realm.test/statickeys/1');
+        const clientKey = deriveChannelKey(client.privateKey, importP256PublicJwk(negotiated.jwk));
+        const onOtherNode = await otherNode.find(negotiated.uri);
+        assert.ok(onOtherNode, 'a channel negotiated on one node is found on another');
+        assert.equal(onOtherNode.key.export().toString('hex'), clientKey.toString('hex'), 'both sides derive the same channel key');
+        assert.equal(negotiated.expirationDate.getTime() - now, 10 * 60 * 1000);
+
+        const [first, duplicate] = await channels.recordRequests([
+          { channelUri: negotiated.uri, requestId: 'r1' },
+          { channelUri: negotiated.uri, requestId: 'r1' },
+        ]);
+        assert.equal(first, undefined);
+        assert.equal(duplicate?.code, 'KMS_REPLAY', 'a requestId twice in one batch');
+        assert.equal((await otherNode.recordRequests([{ channelUri: negotiated.uri, requestId: 'r1' }]))[0]?.code, 'KMS_REPLAY', 'and replayed to another node');
+
+        now += 10 * 60 * 1000 + 1;
+        assert.equal(await channels.find(negotiated.uri), undefined, 'expired');
+        assert.equal(await otherNode.find(negotiated.uri), undefined, 'expired on every node');
+        assert.equal(await channels.purgeExpired(), 1);
+        assert.equal(await vault.getKey(negotiated.uri), undefined, 'the sealed channel key is gone with it');
+
+        now -= 10 * 60 * 1000;
+        const second = await channels.negotiate('user:alice', 'laptop', generateEphemeralP256().publicJwk, 'kms://kms.realm.test/statickeys/1');
+        await assert.rejects(otherNode.delete(second.uri, 'user:mallory'), /no such ephemeral key, or not authorized/);
+        await otherNode.find(second.uri);
+        await channels.delete(second.uri, 'user:alice');
+        assert.equal((await otherNode.recordRequests([{ channelUri: second.uri, requestId: randomUUID() }]))[0]?.code, 'KMS_CHANNEL_INVALID', 'a channel deleted on one node is refused on another');
+        await assert.rejects(channels.negotiate('user:alice', 'laptop', { kty: 'EC', crv: 'P-384', x: 'AA', y: 'AA' }, 'x'), /P-256/);
+      } finally {
+        vault.close();
+        await db.close();
+        await created.drop();
+      }
+    });
+  });
+}
