@@ -4,7 +4,7 @@ import { ConfigError } from '@realm/config';
 import { describeError } from '@realm/errors';
 import { auditVerifyCommand } from './commands/audit.commands.js';
 import { initCommand } from './commands/init.command.js';
-import { rotateStaticKeyCommand } from './commands/kms.commands.js';
+import { importStaticKeyCertificateCommand, rotateStaticKeyCommand, staticKeyCsrCommand } from './commands/kms.commands.js';
 import { caCertificateCommand, createServiceCommand, createUserCommand, disablePrincipalCommand, issueTokenCommand } from './commands/principal.commands.js';
 import { statusCommand } from './commands/status.command.js';
 import { retireMasterCommand, rotateMasterCommand } from './commands/vault.commands.js';
@@ -83,6 +83,16 @@ program
 
 const kms = program.command('kms').description('the KMS static identity');
 kms.command('rotate-static-key').description('create a new static key; open channels are reset (499)').action(() => rotateStaticKeyCommand(stdout));
+kms
+  .command('csr')
+  .description('write a certificate signing request for the static key (signed inside the HSM) for the enterprise CA')
+  .requiredOption('--out <file>', 'where to write the PEM request (must not exist)')
+  .action((options: { out: string }) => staticKeyCsrCommand(stdout, options));
+kms
+  .command('import-certificate')
+  .description("import the CA's answer: a PEM chain, leaf first, for the static key")
+  .argument('<file>')
+  .action((file: string) => importStaticKeyCertificateCommand(stdout, file));
 
 const audit = program.command('audit').description('the tamper-evident audit log');
 audit

@@ -12,3 +12,4 @@ export { type AuthenticatedPrincipal, type KmsAuthenticator, KmsPipeline, type K
 export type { KmsCredential, KmsRequest } from './protocol/kms-request.js';
 export { KmsUris } from './protocol/kms-uris.js';
 export { IdentityAuthenticator } from './authentication/identity-authenticator.js';
+export { buildStaticKeyCsr, pemChainToX5c } from './identity/static-key-certificate-request.js';

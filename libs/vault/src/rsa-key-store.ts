@@ -81,6 +81,13 @@ export class RsaKeyStore {
     return sign('sha256', data, { key: await this.privateKey(row), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 });
   }
 
+  /** RSASSA-PKCS1-v1_5 (RFC 8017 §8.2) over SHA-256: what certification requests are signed with. */
+  async pkcs1Sha256Sign(uri: string, data: Buffer): Promise<Buffer> {
+    const row = await this.require(uri);
+    if (row.location === 'pkcs11') return this.pkcs11().rsaPkcs1Sha256Sign(row.tokenId!, data);
+    return sign('sha256', data, { key: await this.privateKey(row), padding: constants.RSA_PKCS1_PADDING });
+  }
+
   private async insert(row: AsymmetricKeyRow): Promise<void> {
     try {
       await this.vault.database.write((tx) => this.rows.insert(row, tx));

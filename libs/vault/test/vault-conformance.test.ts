@@ -190,6 +190,8 @@ for (const database of testDatabases()) {
         const data = Buffer.from('signing input');
         const signature = await fx.vault.rsaKeys.pssSha256Sign(uri, data);
         assert.equal(verify('sha256', data, { key: publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, signature), true);
+        const pkcs1 = await fx.vault.rsaKeys.pkcs1Sha256Sign(uri, data);
+        assert.equal(verify('sha256', data, { key: publicKey, padding: constants.RSA_PKCS1_PADDING }, pkcs1), true);
         // Another process (a fresh vault) uses the same key pair.
         const other = await fx.reopen();
         assert.equal((await other.rsaKeys.publicKey(uri))?.export({ format: 'jwk' }).n, publicKey.export({ format: 'jwk' }).n);

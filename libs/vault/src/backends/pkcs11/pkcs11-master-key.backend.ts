@@ -225,6 +225,14 @@ export class Pkcs11MasterKeyBackend implements MasterKeyBackend {
     });
   }
 
+  /** RSASSA-PKCS1-v1_5 with SHA-256 inside the token (CKM_SHA256_RSA_PKCS): certificate signing requests. */
+  rsaPkcs1Sha256Sign(id: Buffer, data: Buffer): Buffer {
+    return this.token.run('sign', (library, session) => {
+      library.C_SignInit(session, { mechanism: pkcs11js.CKM_SHA256_RSA_PKCS }, this.requirePrivateKey(session, id));
+      return Buffer.from(library.C_Sign(session, data, Buffer.alloc(1024)));
+    });
+  }
+
   /** The private key object with CKA_ID `id`, for tests and `realmctl status`. */
   inspectPrivateKey(id: Buffer): { sensitive: boolean; extractable: boolean } {
     return this.token.run('read-attributes', (library, session) => {
