@@ -59,7 +59,9 @@ async function provision(env: Record<string, string>): Promise<string> {
 async function run(database: ReturnType<typeof testDatabases>[number]) {
   const created = await database.create();
   const env: Record<string, string> = { ...created.env, REALM_LOG_LEVEL: 'warn' };
-  const app = await startAppliance({ ...env, REALM_LOG_LEVEL: 'info' });
+  // REALM_TEST_BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/some/dir", profiles the appliance under load.
+  const nodeArgs = (process.env.REALM_TEST_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+  const app = await startAppliance({ ...env, REALM_LOG_LEVEL: 'info' }, undefined, nodeArgs);
   try {
     const tokensFile = await provision(env);
     const kmsCa = join(makeTempDir('realm-bench-ca-'), 'ca.pem');

@@ -24,6 +24,23 @@ async function main(): Promise<void> {
     const tls = await loadTlsMaterial(config, log);
     const app = await createHttpsApp(AppModule.forRoot(runtime), config, log, tls);
     await app.listen(config.http.port, config.http.host);
+    // SIGTERM (systemd, Docker) and SIGINT (Ctrl-C): stop accepting requests, run every shutdown
+    // hook (the audit log's final checkpoint, the HSM logout, the database close), exit 0.
+    let stopping = false;
+    const stopOn = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      app.close().then(
+        () => log.flush(() => process.exit(0)),
+        (error: unknown) => {
+          log.error({ err: error }, 'stop failed');
+          log.flush(() => process.exit(1));
+        },
+      );
+    };
+    process.once('SIGTERM', stopOn);
+    process.once('SIGINT', stopOn);
     const address = app.getHttpServer().address();
     const port = typeof address === 'object' && address ? address.port : config.http.port;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;

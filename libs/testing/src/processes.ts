@@ -55,10 +55,7 @@ export interface RunningAppliance {
   readonly stderr: () => string;
   /** GET over HTTPS, trusting only the appliance's development certificate. */
   get(path: string, headers?: Record<string, string>): Promise<HttpsResponse>;
-  /**
-   * SIGTERM, then how the process ended: `'SIGTERM'` after Nest ran its shutdown hooks and
-   * re-raised the signal (as it does), or the exit code.
-   */
+  /** SIGTERM, then how the process ended: its exit code, or the signal that killed it. */
   stop(): Promise<number | string | null>;
 }
 
@@ -72,9 +69,9 @@ export interface HttpsResponse {
  * Starts the appliance (the built apps/realm) with `env` on a free port and resolves once it
  * logs that it is listening; rejects with its stderr if it exits first.
  */
-export function startAppliance(env: Record<string, string>, caFile?: string): Promise<RunningAppliance> {
+export function startAppliance(env: Record<string, string>, caFile?: string, nodeArgs: readonly string[] = []): Promise<RunningAppliance> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [APPLIANCE_MAIN], { env: childEnv({ REALM_HTTP_PORT: '0', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs, APPLIANCE_MAIN], { env: childEnv({ REALM_HTTP_PORT: '0', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
     const logs: Record<string, unknown>[] = [];
     let stderr = '';
     let started = false;

@@ -54,7 +54,8 @@ const noStore: HttpMiddleware = (_req, res, next) => {
  *    hop) is trusted for X-Forwarded-*, so a client cannot pick its own address by adding entries;
  * 5. a global ValidationPipe that strips nothing silently: unknown properties are refused;
  * 6. {@link HttpErrorFilter} with the app's {@link HTTP_ERROR_STATUS} mapping;
- * 7. shutdown hooks, so SIGTERM closes the listener and runs `onModuleDestroy`.
+ * Signals are the entry point's to handle (see apps/realm main.ts): it closes the app, which runs
+ * every shutdown hook, and exits 0, where Nest's own hooks would re-raise the signal.
  *
  * The app must import `MetricsModule` and provide `HTTP_ERROR_STATUS`, and be created with
  * `bodyParser: false` (as {@link createHttpsApp} does) so that these parsers, with the configured
@@ -88,7 +89,6 @@ export function configureHttpApp<Server extends HttpServer | HttpsServer>(app: N
     }),
   );
   app.useGlobalFilters(new HttpErrorFilter(errorStatus, logger));
-  app.enableShutdownHooks();
 }
 
 /**
