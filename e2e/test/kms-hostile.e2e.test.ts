@@ -5,7 +5,8 @@
  * trace; and the database is unchanged.
  */
 import assert from 'node:assert/strict';
-import { createHmac, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { createHmac, createPrivateKey, generateKeyPairSync, type JsonWebKey, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, SignJWT } from 'jose';
 import {
@@ -17,10 +18,10 @@ import {
   importP256PublicJwk,
   verifyCompactJws,
 } from '@realm/crypto';
-import { validateStaticKey } from '@realm/kms-client';
-import { httpsRequest, testConfig } from '@realm/testing';
+import { jwkThumbprint, validateStaticKey } from '@realm/kms-client';
+import { httpsRequest, makeTempDir, testConfig } from '@realm/testing';
 import { Database } from '@realm/persistence';
-import { type Realm, startRealm } from './support.js';
+import { type Realm, serviceCredential, startRealm } from './support.js';
 
 interface Reply {
   status: number;
@@ -184,6 +185,46 @@ describe('hostile input to the KMS', () => {
       assert.ok(body.requestId, `${what}: the answer names the request`);
     }
     assert.deepEqual(await state(), before);
+  });
+
+  it('refuses a genuine service certificate without a valid proof of possession of its key', async () => {
+    const dir = makeTempDir('realm-hostile-svc-');
+    await realm.ctl(['principal', 'create-service', 'indexer', '--key-out', join(dir, 'svc.key'), '--cert-out', join(dir, 'svc.pem')]);
+    const genuine = await serviceCredential(join(dir, 'svc.key'), join(dir, 'svc.pem'))();
+    assert.ok('signProof' in genuine);
+    const impostor = await exportJWK(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+    const signWith = async (jwk: Record<string, unknown>, payload: object) => {
+      const header = Buffer.from(JSON.stringify({ alg: 'ES256' })).toString('base64url');
+      const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
+      const key = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+      return `${header}.${body}.${sign('sha256', Buffer.from(`${header}.${body}`), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+    };
+    const now = Math.floor(Date.now() / 1000);
+    const attempt = async (proof: (requestId: string, ephemeral: string) => Promise<string | undefined>) => {
+      const ephemeral = generateEphemeralP256().publicJwk;
+      const body = await handshakeBody({ jwk: genuine.jwk }, ephemeral);
+      const proofValue = await proof(body.requestId, jwkThumbprint(ephemeral));
+      if (proofValue !== undefined) (body.client.credential as Record<string, unknown>).proof = proofValue;
+      return encryptRsaOaepJwe(staticKey.publicKey, staticKey.kid, Buffer.from(JSON.stringify(body)));
+    };
+    const cases: [string, Awaited<ReturnType<typeof attempt>>, number, RegExp][] = [
+      ['a valid proof (control)', await attempt((requestId, ephemeral) => genuine.signProof(Buffer.from(JSON.stringify({ aud: 'kms://kms.realm.test', requestId, ephemeral, iat: now })))), 201, /.*/],
+      ['no proof', await attempt(async () => undefined), 401, /needs a proof of possession/],
+      ['a proof signed by another key', await attempt((requestId, ephemeral) => signWith(impostor, { aud: 'kms://kms.realm.test', requestId, ephemeral, iat: now })), 401, /does not verify/],
+      ['a proof for another ephemeral key', await attempt((requestId) => genuine.signProof(Buffer.from(JSON.stringify({ aud: 'kms://kms.realm.test', requestId, ephemeral: 'another-key', iat: now })))), 401, /another request, key or time/],
+      ['a proof for another request', await attempt((_r, ephemeral) => genuine.signProof(Buffer.from(JSON.stringify({ aud: 'kms://kms.realm.test', requestId: randomUUID(), ephemeral, iat: now })))), 401, /another request, key or time/],
+      ['a proof for another KMS', await attempt((requestId, ephemeral) => genuine.signProof(Buffer.from(JSON.stringify({ aud: 'kms://other.example', requestId, ephemeral, iat: now })))), 401, /another request, key or time/],
+      ['a stale proof', await attempt((requestId, ephemeral) => genuine.signProof(Buffer.from(JSON.stringify({ aud: 'kms://kms.realm.test', requestId, ephemeral, iat: now - 3600 })))), 401, /another request, key or time/],
+    ];
+    const before = await state();
+    const answers = await send(cases.map((c) => c[1]));
+    for (const [i, [what, , status, reason]] of cases.entries()) {
+      const body = signed(answers[i]!);
+      assert.equal(body.status, status, `${what}: ${body.reason}`);
+      if (status !== 201) assert.match(body.reason, reason, what);
+    }
+    const after = await state();
+    assert.equal(after.kms_channels, before.kms_channels + 1, 'only the control opened a channel');
   });
 
   it('answers hostile requests on a valid channel with encrypted errors, and changes nothing', async () => {
