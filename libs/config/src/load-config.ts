@@ -30,9 +30,28 @@ export interface RealmConfig {
     readonly unboundKeyLifetimeSeconds: number;
     readonly boundKeyLifetimeSeconds: number;
   };
-  readonly identity: { readonly issuer: string; readonly accessTokenLifetimeSeconds: number };
+  readonly identity: {
+    readonly issuer: string;
+    readonly accessTokenLifetimeSeconds: number;
+    readonly saml: SamlConfig;
+    readonly session: { readonly idleTimeoutSeconds: number; readonly absoluteTimeoutSeconds: number };
+    readonly oauth: { readonly authorizationCodeLifetimeSeconds: number; readonly deviceCodeLifetimeSeconds: number; readonly refreshTokenLifetimeSeconds: number };
+  };
   /** Where the values came from, for `realmctl status`. */
   readonly sources: { readonly file?: string };
+}
+
+export interface SamlConfig {
+  /** Absent: SAML login is off (the appliance's pages and the authorize step refuse to start a login). */
+  readonly idpMetadataFile?: string;
+  readonly spEntityId: string;
+  readonly allowIdpInitiated: boolean;
+  readonly allowSha1: boolean;
+  readonly clockSkewSeconds: number;
+  readonly requestLifetimeSeconds: number;
+  readonly attributes: { readonly userId: string; readonly email: string; readonly displayName: string; readonly groups: string };
+  /** Role → IdP groups granting it; `['*']` grants it to everyone the IdP authenticates. */
+  readonly roleGroups: { readonly 'realm-admin': readonly string[]; readonly 'compliance-officer': readonly string[]; readonly auditor: readonly string[]; readonly user: readonly string[] };
 }
 
 export interface DatabaseConfig {
@@ -164,6 +183,9 @@ function resolveConfig(v: Map<string, unknown>, cwd: string, file: string | unde
     throw new ConfigError('CONFIG_MISSING_VALUE', `http.tls.certFile (${envNameOf('http.tls.certFile')}) and http.tls.keyFile must be set when env is production: the self-signed certificate is for development only`, { setting: 'http.tls.certFile' });
   }
 
+  const issuer = get<string>('identity.issuer').replace(/\/+$/, '');
+  const samlMetadata = get<string | undefined>('identity.saml.idpMetadataFile');
+
   return {
     env,
     dataDir,
@@ -199,7 +221,36 @@ function resolveConfig(v: Map<string, unknown>, cwd: string, file: string | unde
       unboundKeyLifetimeSeconds: get('kms.unboundKeyLifetime'),
       boundKeyLifetimeSeconds: get('kms.boundKeyLifetime'),
     },
-    identity: { issuer: get('identity.issuer'), accessTokenLifetimeSeconds: get('identity.accessTokenLifetime') },
+    identity: {
+      issuer,
+      accessTokenLifetimeSeconds: get('identity.accessTokenLifetime'),
+      saml: {
+        ...(samlMetadata !== undefined && { idpMetadataFile: samlMetadata }),
+        spEntityId: get<string | undefined>('identity.saml.spEntityId') ?? `${issuer}/saml/metadata`,
+        allowIdpInitiated: get('identity.saml.allowIdpInitiated'),
+        allowSha1: get('identity.saml.allowSha1'),
+        clockSkewSeconds: get('identity.saml.clockSkew'),
+        requestLifetimeSeconds: get('identity.saml.requestLifetime'),
+        attributes: {
+          userId: get('identity.saml.userIdAttribute'),
+          email: get('identity.saml.emailAttribute'),
+          displayName: get('identity.saml.displayNameAttribute'),
+          groups: get('identity.saml.groupsAttribute'),
+        },
+        roleGroups: {
+          'realm-admin': groupList(get('identity.saml.roles.realmAdmin')),
+          'compliance-officer': groupList(get('identity.saml.roles.complianceOfficer')),
+          auditor: groupList(get('identity.saml.roles.auditor')),
+          user: groupList(get('identity.saml.roles.user')),
+        },
+      },
+      session: { idleTimeoutSeconds: get('identity.session.idleTimeout'), absoluteTimeoutSeconds: get('identity.session.absoluteTimeout') },
+      oauth: {
+        authorizationCodeLifetimeSeconds: get('identity.oauth.authorizationCodeLifetime'),
+        deviceCodeLifetimeSeconds: get('identity.oauth.deviceCodeLifetime'),
+        refreshTokenLifetimeSeconds: get('identity.oauth.refreshTokenLifetime'),
+      },
+    },
     sources: file !== undefined ? { file: resolve(cwd, file) } : {},
   };
 }
@@ -344,4 +395,9 @@ function truncate(text: string): string {
  */
 export function describeConfig(config: RealmConfig): Record<string, unknown> {
   return JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
+}
+
+/** `"a, b"` → `['a', 'b']`: IdP group names as configured (compared exactly, case included). */
+function groupList(value: string): string[] {
+  return value.split(',').map((g) => g.trim()).filter((g) => g.length > 0);
 }

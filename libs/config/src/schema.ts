@@ -76,6 +76,29 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'kms.boundKeyLifetime', kind: { type: 'duration', minSeconds: 60, maxSeconds: 10 * 366 * 86400 }, default: '365d', description: 'how long a bound key may be used to encrypt after binding (its new expirationDate); decryption has no limit' },
   { key: 'identity.issuer', kind: { type: 'string', pattern: /^https:\/\/[^\s]+$/, patternHint: 'an https:// URL' }, default: 'https://realm.localhost', description: 'the iss of access tokens this appliance issues; tokens from any other issuer are refused' },
   { key: 'identity.accessTokenLifetime', kind: { type: 'duration', minSeconds: 30, maxSeconds: 3600 }, default: '5m', description: 'lifetime of KMS access tokens' },
+
+  // SAML 2.0 service provider (the enterprise IdP is the root of user identity).
+  { key: 'identity.saml.idpMetadataFile', kind: { type: 'path' }, description: 'the enterprise IdP metadata (EntityDescriptor XML); without it SAML login is off' },
+  { key: 'identity.saml.spEntityId', kind: { type: 'string' }, description: 'our SP entity id (default: <identity.issuer>/saml/metadata)' },
+  { key: 'identity.saml.allowIdpInitiated', kind: { type: 'bool' }, default: 'false', description: 'accept unsolicited (IdP-initiated) responses; off: every response must answer one of our requests' },
+  { key: 'identity.saml.allowSha1', kind: { type: 'bool' }, default: 'false', description: 'accept RSA-SHA1 signatures and SHA-1 digests (legacy IdPs only)' },
+  { key: 'identity.saml.clockSkew', kind: { type: 'duration', minSeconds: 0, maxSeconds: 300 }, default: '60s', description: 'tolerated clock difference with the IdP for NotBefore and NotOnOrAfter' },
+  { key: 'identity.saml.requestLifetime', kind: { type: 'duration', minSeconds: 60, maxSeconds: 3600 }, default: '10m', description: 'how long an AuthnRequest id waits for its response (each id is usable once)' },
+  { key: 'identity.saml.userIdAttribute', kind: { type: 'string' }, default: 'nameID', description: 'assertion attribute holding the user id (nameID: the subject NameID)' },
+  { key: 'identity.saml.emailAttribute', kind: { type: 'string' }, default: 'email', description: 'assertion attribute holding the email address' },
+  { key: 'identity.saml.displayNameAttribute', kind: { type: 'string' }, default: 'displayName', description: 'assertion attribute holding the display name' },
+  { key: 'identity.saml.groupsAttribute', kind: { type: 'string' }, default: 'groups', description: 'assertion attribute holding the group names' },
+  { key: 'identity.saml.roles.realmAdmin', kind: { type: 'string' }, default: 'realm-admins', description: 'comma-separated IdP groups whose members are realm admins' },
+  { key: 'identity.saml.roles.complianceOfficer', kind: { type: 'string' }, default: 'compliance-officers', description: 'comma-separated IdP groups whose members are compliance officers' },
+  { key: 'identity.saml.roles.auditor', kind: { type: 'string' }, default: 'auditors', description: 'comma-separated IdP groups whose members are auditors' },
+  { key: 'identity.saml.roles.user', kind: { type: 'string' }, default: '*', description: 'comma-separated IdP groups whose members may use the KMS (* : everyone the IdP authenticates)' },
+  // Browser sessions of the appliance's own pages.
+  { key: 'identity.session.idleTimeout', kind: { type: 'duration', minSeconds: 60, maxSeconds: 86400 }, default: '15m', description: 'a session unused this long ends' },
+  { key: 'identity.session.absoluteTimeout', kind: { type: 'duration', minSeconds: 300, maxSeconds: 7 * 86400 }, default: '8h', description: 'a session ends this long after login, used or not' },
+  // OAuth 2.0 authorization server.
+  { key: 'identity.oauth.authorizationCodeLifetime', kind: { type: 'duration', minSeconds: 10, maxSeconds: 600 }, default: '60s', description: 'lifetime of an authorization code (single use)' },
+  { key: 'identity.oauth.deviceCodeLifetime', kind: { type: 'duration', minSeconds: 60, maxSeconds: 3600 }, default: '10m', description: 'lifetime of a device authorization (user code)' },
+  { key: 'identity.oauth.refreshTokenLifetime', kind: { type: 'duration', minSeconds: 300, maxSeconds: 90 * 86400 }, default: '14d', description: 'lifetime of a refresh token family; each use rotates the token' },
 ];
 
 /** `vault.pkcs11.tokenLabel` → `REALM_VAULT_PKCS11_TOKEN_LABEL`. */
