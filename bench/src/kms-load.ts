@@ -3,20 +3,21 @@
  * each with its own user token, and drives the appliance with batches of up to 50 messages per
  * POST, all channels at once. Prints one JSON line with the measured figures.
  *
- * argv: <url> <tls-ca-file> <kms-ca-file> <tokens-file (one per line)> <channels> <batch> <seconds>
+ * argv: <url> <tls-ca-file> <kms-ca-file> <tokens-file (one per line)> <channels> <batch> <seconds> <paced retrievals/s>
  */
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { decryptDirA256Gcm, deriveChannelKey, encryptDirA256Gcm, encryptRsaOaepJwe, generateEphemeralP256, importP256PublicJwk, verifyCompactJws } from '@realm/crypto';
 import { validateStaticKey } from '@realm/kms-client';
 
-const [url, tlsCaFile, kmsCaFile, tokensFile, channelsArg, batchArg, secondsArg] = process.argv.slice(2);
+const [url, tlsCaFile, kmsCaFile, tokensFile, channelsArg, batchArg, secondsArg, pacedArg] = process.argv.slice(2);
 const tlsCa = readFileSync(tlsCaFile!);
 const tokens = readFileSync(tokensFile!, 'utf8').trim().split('\n');
 const channelCount = Number(channelsArg);
 const batch = Number(batchArg);
 const seconds = Number(secondsArg);
+const pacedRate = Number(pacedArg);
 const agent = new Agent({ keepAlive: true, maxSockets: channelCount, ca: tlsCa });
 
 function post(path: string, body: unknown): Promise<Record<string, unknown>> {
@@ -68,20 +69,34 @@ async function open(token: string): Promise<Channel> {
 const channels: Channel[] = [];
 for (let i = 0; i < channelCount; i += 10) channels.push(...(await Promise.all(tokens.slice(i, i + 10).map(open))));
 
-async function phase(kind: 'retrieve' | 'create'): Promise<{ messages: number; keys: number; seconds: number; latencies: number[]; failures: number }> {
+/**
+ * Drives every channel at once. Closed loop (`ratePerSecond` undefined): each channel sends its next
+ * batch as soon as the previous one is answered, which measures the saturated rate (and, by
+ * Little's law, latencies of channels × batch / rate). Paced: each channel sends one batch every
+ * channels × batch / ratePerSecond seconds from a random phase, which measures latency at that load.
+ */
+async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promise<{ messages: number; keys: number; seconds: number; latencies: number[]; failures: number }> {
   const latencies: number[] = [];
   let messages = 0;
   let keys = 0;
   let failures = 0;
   const end = performance.now() + seconds * 1000;
   const started = performance.now();
+  const interval = ratePerSecond === undefined ? 0 : (channels.length * batch * 1000) / ratePerSecond;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
   await Promise.all(
     channels.map(async (channel) => {
+      let next = performance.now() + (randomInt(1_000_000) / 1_000_000) * interval;
       while (performance.now() < end) {
+        if (interval > 0) {
+          await sleep(next - performance.now());
+          next += interval;
+        }
         const bodies = kind === 'retrieve' ? channel.keys.map((uri) => ({ method: 'retrieve', uri })) : [{ method: 'create', uri: 'kms://kms.realm.test/keys', count: batch }];
         const t0 = performance.now();
         const answers = await send(channel, bodies);
         latencies.push(performance.now() - t0);
+        if (process.env.REALM_TEST_BENCH_TRACE) process.stderr.write(`${kind} ${channel.uri.slice(-8)} ${(t0 - started).toFixed(0)} ${(performance.now() - t0).toFixed(1)}\n`);
         for (const a of answers) {
           if (a.status === 200 || a.status === 201) {
             messages += 1;
@@ -99,19 +114,26 @@ const percentile = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 };
 
-const retrieve = await phase('retrieve');
-const create = await phase('create');
+// REALM_TEST_BENCH_PHASES (e.g. "retrieve") limits the run to some phases, for profiling.
+const phases = (process.env.REALM_TEST_BENCH_PHASES ?? 'retrieve,paced,create').split(',');
+const none = { messages: 0, keys: 0, seconds: 1, latencies: [], failures: 0 };
+const retrieve = phases.includes('retrieve') ? await phase('retrieve') : none;
+const paced = phases.includes('paced') ? await phase('retrieve', pacedRate) : none;
+const create = phases.includes('create') ? await phase('create') : none;
 console.log(
   JSON.stringify({
     channels: channels.length,
     batch,
     retrievalsPerSecond: Math.round(retrieve.keys / retrieve.seconds),
-    retrieveBatchP50Ms: +percentile(retrieve.latencies, 50).toFixed(1),
-    retrieveBatchP99Ms: +percentile(retrieve.latencies, 99).toFixed(1),
+    saturatedBatchP50Ms: +percentile(retrieve.latencies, 50).toFixed(1),
+    saturatedBatchP99Ms: +percentile(retrieve.latencies, 99).toFixed(1),
+    pacedRetrievalsPerSecond: Math.round(paced.keys / paced.seconds),
+    pacedBatchP50Ms: +percentile(paced.latencies, 50).toFixed(1),
+    pacedBatchP99Ms: +percentile(paced.latencies, 99).toFixed(1),
     keyCreationsPerSecond: Math.round(create.keys / create.seconds),
     createMessageP50Ms: +percentile(create.latencies, 50).toFixed(1),
     createMessageP99Ms: +percentile(create.latencies, 99).toFixed(1),
-    failures: retrieve.failures + create.failures,
+    failures: retrieve.failures + paced.failures + create.failures,
   }),
 );
 agent.destroy();

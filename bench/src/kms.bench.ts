@@ -1,11 +1,14 @@
 /**
  * KMS benchmark: the production build of the appliance, driven by a separate load process with
  * 100 channels batching 50 messages per POST, on SQLite and on PostgreSQL. It prints key
- * retrievals per second, key creations per second (create /keys with count 50), and p50/p99 batch
- * latency, against the floor measured in the same run: the same codec's decrypt + encrypt of one
- * request and its answer, in one process, with nothing else.
+ * retrievals per second at saturation (every channel sends its next batch when the last is answered),
+ * p50/p99 batch latency with the load paced at the target rate (100 batches of 50 per second spread
+ * over the channels: a closed loop of 100 channels has, by Little's law, latencies of 100 batches /
+ * rate, whatever the server does), and key creations per second (create /keys with count 50),
+ * against the floor measured in the same run: the same codec's decrypt + encrypt of one request and
+ * its answer, in one process, with nothing else.
  *
- * Targets on a 2-core machine with SQLite: ≥ 5,000 retrievals/s, ≥ 30% of the floor, p99 < 50 ms.
+ * Targets on a 2-core machine with SQLite: ≥ 5,000 retrievals/s, ≥ 30% of the floor, p99 < 50 ms at 5,000/s.
  * Last line: one JSON object.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -56,6 +59,19 @@ async function provision(env: Record<string, string>): Promise<string> {
   return file;
 }
 
+interface LoadResult {
+  retrievalsPerSecond: number;
+  saturatedBatchP50Ms: number;
+  saturatedBatchP99Ms: number;
+  pacedRetrievalsPerSecond: number;
+  pacedBatchP50Ms: number;
+  pacedBatchP99Ms: number;
+  keyCreationsPerSecond: number;
+  createMessageP50Ms: number;
+  createMessageP99Ms: number;
+  failures: number;
+}
+
 async function run(database: ReturnType<typeof testDatabases>[number]) {
   const created = await database.create();
   const env: Record<string, string> = { ...created.env, REALM_LOG_LEVEL: 'warn' };
@@ -67,9 +83,10 @@ async function run(database: ReturnType<typeof testDatabases>[number]) {
     const kmsCa = join(makeTempDir('realm-bench-ca-'), 'ca.pem');
     const caPem = await runNode(join(repoRoot, 'apps/realmctl/dist/src/main.js'), ['ca', 'certificate'], env);
     writeFileSync(kmsCa, caPem.stdout);
-    const load = await runNode(join(repoRoot, 'bench/dist/src/kms-load.js'), [app.url, join(env.REALM_DATA_DIR!, 'tls', 'dev-cert.pem'), kmsCa, tokensFile, String(CHANNELS), String(BATCH), String(SECONDS)], {});
+    const load = await runNode(join(repoRoot, 'bench/dist/src/kms-load.js'), [app.url, join(env.REALM_DATA_DIR!, 'tls', 'dev-cert.pem'), kmsCa, tokensFile, String(CHANNELS), String(BATCH), String(SECONDS), String(TARGET.retrievalsPerSecond)], { ...(process.env.REALM_TEST_BENCH_PHASES !== undefined && { REALM_TEST_BENCH_PHASES: process.env.REALM_TEST_BENCH_PHASES }), ...(process.env.REALM_TEST_BENCH_TRACE !== undefined && { REALM_TEST_BENCH_TRACE: '1' }) });
     if (load.code !== 0) throw new Error(`load process failed: ${load.stderr}`);
-    return JSON.parse(load.stdout.trim().split('\n').pop()!) as { retrievalsPerSecond: number; retrieveBatchP50Ms: number; retrieveBatchP99Ms: number; keyCreationsPerSecond: number; createMessageP50Ms: number; createMessageP99Ms: number; failures: number };
+    if (process.env.REALM_TEST_BENCH_TRACE) writeFileSync(process.env.REALM_TEST_BENCH_TRACE, load.stderr);
+    return JSON.parse(load.stdout.trim().split('\n').pop()!) as LoadResult;
   } finally {
     await app.stop();
     await created.drop();
@@ -84,7 +101,12 @@ for (const database of testDatabases()) {
   const r = await run(database);
   const ratio = +(r.retrievalsPerSecond / floorRate).toFixed(3);
   results[database.name] = { ...r, ratioToFloor: ratio };
-  console.log(`${database.name}: ${r.retrievalsPerSecond} retrievals/s (${(ratio * 100).toFixed(1)}% of floor), batch p50 ${r.retrieveBatchP50Ms} ms, p99 ${r.retrieveBatchP99Ms} ms; ${r.keyCreationsPerSecond} key creations/s; ${r.failures} failures`);
-  if (database.name === 'sqlite') pass = r.retrievalsPerSecond >= TARGET.retrievalsPerSecond && ratio >= TARGET.ratio && r.retrieveBatchP99Ms < TARGET.p99Ms && r.failures === 0;
+  console.log(
+    `${database.name}: saturated ${r.retrievalsPerSecond} retrievals/s (${(ratio * 100).toFixed(1)}% of floor, batch p50 ${r.saturatedBatchP50Ms} ms, p99 ${r.saturatedBatchP99Ms} ms); ` +
+      `paced at ${TARGET.retrievalsPerSecond}/s: ${r.pacedRetrievalsPerSecond}/s served, batch p50 ${r.pacedBatchP50Ms} ms, p99 ${r.pacedBatchP99Ms} ms; ${r.keyCreationsPerSecond} key creations/s; ${r.failures} failures`,
+  );
+  if (database.name === 'sqlite') {
+    pass = r.retrievalsPerSecond >= TARGET.retrievalsPerSecond && ratio >= TARGET.ratio && r.pacedBatchP99Ms < TARGET.p99Ms && r.pacedRetrievalsPerSecond >= TARGET.retrievalsPerSecond * 0.95 && r.failures === 0;
+  }
 }
 console.log(JSON.stringify({ benchmark: 'kms', channels: CHANNELS, batch: BATCH, floorCodecOpsPerSecond: Math.round(floorRate), ...results, target: TARGET, pass }));

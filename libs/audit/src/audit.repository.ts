@@ -1,5 +1,5 @@
 import { MoreThan } from 'typeorm';
-import { Database, type Tx } from '@realm/persistence';
+import { Database, RowStatements, type Tx } from '@realm/persistence';
 import {
   AuditCheckpointEntity,
   type AuditCheckpointRow,
@@ -19,9 +19,8 @@ export class AuditRepository {
    * SQLite the writer already holds the database write lock (BEGIN IMMEDIATE).
    */
   async lockHead(tx: Tx): Promise<AuditHeadRow> {
-    const query = tx.manager.getRepository<AuditHeadRow>(AuditHeadEntity.name).createQueryBuilder('h').where('h.id = :id', { id: 1 });
-    if (tx.driver === 'postgres') query.setLock('pessimistic_write');
-    const head = await query.getOne();
+    // Hand-written (RowStatements): this runs for every group commit of the audit log.
+    const [head] = await RowStatements.of<AuditHeadRow>(tx, AuditHeadEntity.name).select('"id" = ?', [1], tx.driver === 'postgres' ? 'FOR UPDATE' : '');
     if (!head) throw new Error('audit_head row is missing: the audit migration did not run');
     return head;
   }
@@ -36,10 +35,7 @@ export class AuditRepository {
   }
 
   async insertRecords(rows: AuditRecordRow[], tx: Tx): Promise<void> {
-    // Bounded statement size: SQLite limits bound parameters per statement.
-    for (let i = 0; i < rows.length; i += 100) {
-      await tx.manager.getRepository<AuditRecordRow>(AuditRecordEntity.name).insert(rows.slice(i, i + 100));
-    }
+    await RowStatements.of<AuditRecordRow>(tx, AuditRecordEntity.name).insert(rows);
   }
 
   async insertCheckpoint(row: AuditCheckpointRow, tx: Tx): Promise<void> {

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { requireBytes, secretKeyLength, type SymmetricKey } from './bytes.js';
 import { decryptFailed, invalidInput } from './crypto.error.js';
-import { randomBytes } from './random.js';
+import { randomNonce } from './random.js';
 
 /**
  * AES-256-GCM as NIST SP 800-38D defines it, fixed to the parameters JOSE's A256GCM uses
@@ -20,7 +20,7 @@ const GCM_TAG_BYTES = 16;
  * may seal more than that must be rotated.
  */
 export function aesGcmSeal(key: SymmetricKey, plaintext: Uint8Array, aad: Uint8Array): Buffer {
-  const iv = randomBytes(GCM_IV_BYTES);
+  const iv = randomNonce(GCM_IV_BYTES);
   const { ciphertext, tag } = aesGcmEncrypt(key, iv, plaintext, aad);
   return Buffer.concat([iv, ciphertext, tag]);
 }

@@ -5,7 +5,7 @@ export { canonicalJson } from './canonical-json.js';
 export { constantTimeEqual } from './constant-time.js';
 export { CryptoError, type CryptoErrorCode } from './crypto.error.js';
 export { hkdfSha256, hmacSha256, sha256 } from './hash.js';
-export { randomBytes, randomKey, zeroize } from './random.js';
+export { randomBytes, randomKey, randomNonce, zeroize } from './random.js';
 export { base64urlDecode, base64urlEncode, isStrictBase64url } from './jose/base64url.js';
 export {
   DEFAULT_MAX_TOKEN_LENGTH,

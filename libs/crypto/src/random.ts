@@ -1,4 +1,4 @@
-import { randomBytes as nodeRandomBytes } from 'node:crypto';
+import { randomBytes as nodeRandomBytes, randomFillSync } from 'node:crypto';
 import { invalidInput } from './crypto.error.js';
 
 /** node's own ceiling for one randomBytes call. */
@@ -10,6 +10,25 @@ export function randomBytes(n: number): Buffer {
     throw invalidInput(`randomBytes needs a whole number of bytes between 0 and ${MAX_RANDOM_BYTES}, got ${String(n)}`);
   }
   return nodeRandomBytes(n);
+}
+
+// Nonces are public and need only be unique and unpredictable: they are drawn from a pool the
+// CSPRNG refills 4 KiB at a time, because one RAND_bytes call per 12-byte IV costs more than the
+// AES-GCM of a KMS message (node's randomUUID keeps a similar cache). Keys never come from here.
+const noncePool = Buffer.alloc(4096);
+let noncePoolOffset = noncePool.length;
+
+/** A fresh nonce (AES-GCM IV) of `n` ≤ 64 bytes, each byte used once. */
+export function randomNonce(n: number): Buffer {
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw invalidInput(`randomNonce needs 1 to 64 bytes, got ${String(n)}`);
+  if (noncePoolOffset + n > noncePool.length) {
+    randomFillSync(noncePool);
+    noncePoolOffset = 0;
+  }
+  const nonce = Buffer.from(noncePool.subarray(noncePoolOffset, noncePoolOffset + n));
+  noncePool.fill(0, noncePoolOffset, noncePoolOffset + n);
+  noncePoolOffset += n;
+  return nonce;
 }
 
 /** A fresh 256-bit key, the size every AES key in the realm has. */

@@ -15,3 +15,4 @@ export {
   type PortableTableSpec,
   type PortableType,
 } from './portable.js';
+export { RowStatements } from './row-statements.js';

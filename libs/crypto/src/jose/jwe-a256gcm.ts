@@ -1,7 +1,7 @@
 import { aesGcmEncrypt } from '../aes-gcm.js';
 import type { SymmetricKey } from '../bytes.js';
 import { invalidInput, malformed } from '../crypto.error.js';
-import { randomBytes } from '../random.js';
+import { randomNonce } from '../random.js';
 import { base64urlEncode } from './base64url.js';
 import { requireKid } from './checks.js';
 import { hasMember, MAX_HEADER_BYTES, parseCompact, type CompactLimits, type JoseHeader } from './compact.js';
@@ -89,7 +89,7 @@ export function encodeJweHeader(alg: A256GcmJweAlg, kid: string): string {
  * (SP 800-38D §8.3), so a channel key must be retired well before that many messages.
  */
 export function sealCompactJwe(headerSegment: string, encryptedKey: Uint8Array, cek: SymmetricKey, plaintext: Uint8Array): string {
-  const iv = randomBytes(IV_BYTES);
+  const iv = randomNonce(IV_BYTES);
   const { ciphertext, tag } = aesGcmEncrypt(cek, iv, plaintext, Buffer.from(headerSegment, 'ascii'));
   return `${headerSegment}.${base64urlEncode(encryptedKey)}.${base64urlEncode(iv)}.${base64urlEncode(ciphertext)}.${base64urlEncode(tag)}`;
 }

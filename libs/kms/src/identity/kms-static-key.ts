@@ -24,6 +24,7 @@ export interface StaticPublicJwk {
  */
 export class KmsStaticKey {
   private active: { row: KmsStaticKeyRow; publicKey: KeyObject } | undefined;
+  private stale = false;
 
   constructor(
     private readonly db: Database,
@@ -45,19 +46,22 @@ export class KmsStaticKey {
 
   /** The active key; reloaded from the database if another node rotated it. */
   async current(): Promise<{ uri: string; publicKey: KeyObject; chain: string[] }> {
-    if (!this.active) {
-      const row = (await this.repository.all()).find((k) => k.state === 'active');
+    if (!this.active || this.stale) {
+      const row = await this.repository.active();
       if (!row) throw new KmsError('KMS_UNAVAILABLE', 'the KMS has no static key: run `realmctl init`');
-      const publicKey = await this.vault.rsaKeys.publicKey(row.uri);
+      // The public key is read from the vault only when the active key changed.
+      let publicKey = this.active?.row.uri === row.uri ? this.active.publicKey : undefined;
+      publicKey ??= await this.vault.rsaKeys.publicKey(row.uri);
       if (!publicKey) throw new KmsError('KMS_UNAVAILABLE', 'the KMS static key pair is missing from the vault');
       this.active = { row, publicKey };
+      this.stale = false;
     }
     return { uri: this.active.row.uri, publicKey: this.active.publicKey, chain: this.active.row.certificateChain };
   }
 
-  /** Forgets the cached active key (after a rotation elsewhere). */
+  /** Makes the next {@link current} re-read which key is active (another node or realmctl may have rotated it). */
   refresh(): void {
-    this.active = undefined;
+    this.stale = true;
   }
 
   async publicJwk(): Promise<StaticPublicJwk> {

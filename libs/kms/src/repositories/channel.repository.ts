@@ -1,5 +1,5 @@
 import { In, LessThan } from 'typeorm';
-import { Database, type Tx } from '@realm/persistence';
+import { Database, RowStatements, type Tx } from '@realm/persistence';
 import { KmsChannelEntity, type KmsChannelRow, KmsReplayEntity, type KmsReplayRow } from '../kms.entities.js';
 
 /** ECDHE channels and the per-channel replay cache, shared by every node through the database. */
@@ -29,11 +29,13 @@ export class KmsChannelRepository {
   async recordRequests(entries: readonly { channelUri: string; requestId: string }[], seenAt: Date, tx: Tx): Promise<('new' | 'replay' | 'gone')[]> {
     const channelUris = [...new Set(entries.map((e) => e.channelUri))];
     const requestIds = [...new Set(entries.map((e) => e.requestId))];
-    const live = new Set(
-      (await tx.manager.getRepository<KmsChannelRow>(KmsChannelEntity.name).find({ select: { uri: true }, where: { uri: In(channelUris) } })).map((c) => c.uri),
-    );
+    // Hand-written (RowStatements): this runs once for every batch of KMS messages.
+    const replays = RowStatements.of<KmsReplayRow>(tx, KmsReplayEntity.name);
+    const live = new Set((await RowStatements.of<KmsChannelRow>(tx, KmsChannelEntity.name).selectIn('uri', channelUris)).map((c) => c.uri));
     const seen = new Set(
-      (await tx.manager.getRepository<KmsReplayRow>(KmsReplayEntity.name).find({ select: { channelUri: true, requestId: true }, where: { channelUri: In(channelUris), requestId: In(requestIds) } })).map((r) => `${r.channelUri} ${r.requestId}`),
+      (await replays.select(`"channel_uri" IN (${channelUris.map(() => '?').join(', ')}) AND "request_id" IN (${requestIds.map(() => '?').join(', ')})`, [...channelUris, ...requestIds])).map(
+        (r) => `${r.channelUri} ${r.requestId}`,
+      ),
     );
     const fresh: KmsReplayRow[] = [];
     const outcome = entries.map((e) => {
@@ -44,7 +46,7 @@ export class KmsChannelRepository {
       fresh.push({ channelUri: e.channelUri, requestId: e.requestId, seenAt });
       return 'new' as const;
     });
-    for (let i = 0; i < fresh.length; i += 100) await tx.manager.getRepository<KmsReplayRow>(KmsReplayEntity.name).insert(fresh.slice(i, i + 100));
+    await replays.insert(fresh);
     return outcome;
   }
 

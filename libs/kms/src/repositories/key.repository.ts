@@ -1,12 +1,13 @@
 import { In, IsNull, LessThan, MoreThan, And, type FindOperator } from 'typeorm';
-import { Database, type Tx } from '@realm/persistence';
+import { Database, RowStatements, type Tx } from '@realm/persistence';
 import { KmsKeyEntity, type KmsKeyRow } from '../kms.entities.js';
 
 export class KmsKeyRepository {
   constructor(private readonly db: Database) {}
 
   async insert(rows: KmsKeyRow[], tx: Tx): Promise<void> {
-    for (let i = 0; i < rows.length; i += 100) await tx.manager.getRepository<KmsKeyRow>(KmsKeyEntity.name).insert(rows.slice(i, i + 100));
+    // Hand-written (RowStatements), like findMany: the hot paths of key creation and retrieval.
+    await RowStatements.of<KmsKeyRow>(tx, KmsKeyEntity.name).insert(rows);
   }
 
   find(uri: string, tx?: Tx): Promise<KmsKeyRow | null> {
@@ -16,7 +17,7 @@ export class KmsKeyRepository {
 
   findMany(uris: string[], tx?: Tx): Promise<KmsKeyRow[]> {
     if (uris.length === 0) return Promise.resolve([]);
-    const work = (t: Tx) => t.manager.getRepository<KmsKeyRow>(KmsKeyEntity.name).findBy({ uri: In(uris) });
+    const work = (t: Tx) => RowStatements.of<KmsKeyRow>(t, KmsKeyEntity.name).selectIn('uri', uris);
     return tx ? work(tx) : this.db.read(work);
   }
 

@@ -1,4 +1,4 @@
-import { Database, type Tx } from '@realm/persistence';
+import { Database, RowStatements, type Tx } from '@realm/persistence';
 import { KmsStaticKeyEntity, type KmsStaticKeyRow } from '../kms.entities.js';
 
 export class KmsStaticKeyRepository {
@@ -6,6 +6,11 @@ export class KmsStaticKeyRepository {
 
   all(): Promise<KmsStaticKeyRow[]> {
     return this.db.read((tx) => tx.manager.getRepository<KmsStaticKeyRow>(KmsStaticKeyEntity.name).find({ order: { createDate: 'ASC' } }));
+  }
+
+  /** The active key's row; hand-written (RowStatements) because every KMS batch reads it. */
+  active(): Promise<KmsStaticKeyRow | undefined> {
+    return this.db.read(async (tx) => (await RowStatements.of<KmsStaticKeyRow>(tx, KmsStaticKeyEntity.name).select('"state" = ?', ['active']))[0]);
   }
 
   async insert(row: KmsStaticKeyRow, tx: Tx): Promise<void> {

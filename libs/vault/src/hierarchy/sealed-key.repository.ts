@@ -1,5 +1,5 @@
 import { In } from 'typeorm';
-import { Database, type Tx } from '@realm/persistence';
+import { Database, RowStatements, type Tx } from '@realm/persistence';
 import { SealedKeyEntity, type SealedKeyRow } from './vault.entities.js';
 
 export class SealedKeyRepository {
@@ -7,7 +7,8 @@ export class SealedKeyRepository {
 
   async insert(rows: SealedKeyRow[], tx?: Tx): Promise<void> {
     if (rows.length === 0) return;
-    const work = (t: Tx) => t.manager.getRepository<SealedKeyRow>(SealedKeyEntity.name).insert(rows);
+    // Hand-written (RowStatements): key creation stores up to kms.maxKeysPerRequest rows at once.
+    const work = (t: Tx) => RowStatements.of<SealedKeyRow>(t, SealedKeyEntity.name).insert(rows);
     await (tx ? work(tx) : this.db.write(work));
   }
 
@@ -18,7 +19,8 @@ export class SealedKeyRepository {
 
   findMany(uris: string[], tx?: Tx): Promise<SealedKeyRow[]> {
     if (uris.length === 0) return Promise.resolve([]);
-    const work = (t: Tx) => t.manager.getRepository<SealedKeyRow>(SealedKeyEntity.name).findBy({ uri: In(uris) });
+    // Hand-written (RowStatements): every batch of key retrievals reads its key material here.
+    const work = (t: Tx) => RowStatements.of<SealedKeyRow>(t, SealedKeyEntity.name).selectIn('uri', uris);
     return tx ? work(tx) : this.db.read(work);
   }
 
