@@ -18,7 +18,9 @@ const channelCount = Number(channelsArg);
 const batch = Number(batchArg);
 const seconds = Number(secondsArg);
 const pacedRate = Number(pacedArg);
-const agent = new Agent({ keepAlive: true, maxSockets: channelCount, ca: tlsCa });
+// A new pool of keep-alive connections per phase: a connection left idle between phases may be
+// closed by the server (keepAliveTimeout) just as the next phase reuses it.
+let agent = new Agent({ keepAlive: true, maxSockets: channelCount, ca: tlsCa });
 
 function post(path: string, body: unknown): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -76,6 +78,8 @@ for (let i = 0; i < channelCount; i += 10) channels.push(...(await Promise.all(t
  * channels × batch / ratePerSecond seconds from a random phase, which measures latency at that load.
  */
 async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promise<{ messages: number; keys: number; seconds: number; latencies: number[]; failures: number }> {
+  agent.destroy();
+  agent = new Agent({ keepAlive: true, maxSockets: channelCount, ca: tlsCa });
   const latencies: number[] = [];
   let messages = 0;
   let keys = 0;

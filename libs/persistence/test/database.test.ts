@@ -121,6 +121,48 @@ for (const database of testDatabases()) {
       }
     });
 
+    it('concurrent writes: a failing one is rolled back alone, each sees the ones before it, all resolve only once committed', async () => {
+      const created = await database.create();
+      const config = loadConfig({ env: created.env });
+      const db = await Database.open(config.database, options);
+      try {
+        await db.migrate();
+        const repo = (tx: Parameters<Parameters<Database['write']>[0]>[0]) => tx.manager.getRepository<SampleRow>('sample_rows');
+        const sample = (id: string, big = 1): SampleRow => ({ id, blob: Buffer.alloc(1), at: new Date(), big, flag: false, doc: { nested: [] } });
+        await db.write((tx) => repo(tx).insert(sample('seed', 0)));
+        // Started in one tick: on SQLite they share one group commit.
+        const writes = Array.from({ length: 30 }, (_, i) =>
+          db.write(async (tx) => {
+            if (i % 3 === 0) {
+              // Writes, then fails: its row must not survive, nor break the others.
+              await repo(tx).insert(sample(`bad${i}`));
+              await repo(tx).insert(sample('seed'));
+            }
+            // Read-modify-write of one counter: no update is lost (SQLite runs the units one after
+            // the other; PostgreSQL needs the row lock repositories take for this).
+            const seed =
+              tx.driver === 'postgres' ? await repo(tx).findOneOrFail({ where: { id: 'seed' }, lock: { mode: 'pessimistic_write' } }) : await repo(tx).findOneByOrFail({ id: 'seed' });
+            await repo(tx).update({ id: 'seed' }, { big: seed.big + 1 });
+            await repo(tx).insert(sample(`ok${i}`, seed.big + 1));
+            return seed.big + 1;
+          }),
+        );
+        const settled = await Promise.allSettled(writes);
+        settled.forEach((s, i) => assert.equal(s.status, i % 3 === 0 ? 'rejected' : 'fulfilled', `write ${i}`));
+        const values = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value as number] : []));
+        assert.deepEqual([...values].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1), 'each successful write saw every one committed before it');
+        assert.equal((await db.read((tx) => repo(tx).findOneByOrFail({ id: 'seed' }))).big, 20);
+        assert.equal(await db.read((tx) => repo(tx).count()), 21, 'the seed and the 20 successful rows; no row of a failed write');
+        // Resolved means durable: a fresh connection (another process would be the same) sees every row.
+        const other = await Database.open(config.database, options);
+        assert.equal(await other.read((tx) => tx.manager.getRepository<SampleRow>('sample_rows').count()), 21);
+        await other.close();
+      } finally {
+        await db.close();
+        await created.drop();
+      }
+    });
+
     if (database.name === 'sqlite') {
       it('runs SQLite in WAL mode with synchronous=FULL and creates the file 0600', async () => {
         const created = await database.create();
