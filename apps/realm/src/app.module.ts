@@ -2,7 +2,7 @@ import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutd
 import { AuditModule } from '@realm/audit';
 import { ConfigModule } from '@realm/config';
 import { HealthModule, HTTP_ERROR_STATUS, Metrics, MetricsModule } from '@realm/http';
-import { IdentityModule } from '@realm/identity';
+import { IdentityModule, OAuthModule, SamlLoginModule, ScimModule } from '@realm/identity';
 import { KmsModule } from '@realm/kms';
 import { PersistenceModule } from '@realm/persistence';
 import { VaultModule } from '@realm/vault';
@@ -47,6 +47,7 @@ export class AppModule {
         VaultModule.forRoot(runtime.vault),
         AuditModule.forRoot(runtime.audit),
         IdentityModule.forRoot(runtime.identity),
+        ...(runtime.web ? [SamlLoginModule.forRoot(runtime.web.login), OAuthModule.forRoot(runtime.web.oauth), ScimModule.forRoot(runtime.web.scim)] : []),
         KmsModule.forRoot(runtime.kms),
         MetricsModule,
         HealthModule.forRoot({ indicators: [DatabaseHealth, VaultHealth] }),

@@ -77,7 +77,49 @@ function auditStatus(code: AuditErrorCode): number {
 function identityStatus(code: IdentityErrorCode): number {
   switch (code) {
     case 'IDENTITY_INVALID_ARGUMENT':
+    case 'IDENTITY_SAML_MALFORMED':
+    case 'IDENTITY_SAML_RELAY_STATE':
       return 400;
+    // A SAML response that failed verification: the browser brought a credential we refuse.
+    case 'IDENTITY_SAML_SIGNATURE_INVALID':
+    case 'IDENTITY_SAML_WEAK_ALGORITHM':
+    case 'IDENTITY_SAML_ISSUER':
+    case 'IDENTITY_SAML_AUDIENCE':
+    case 'IDENTITY_SAML_DESTINATION':
+    case 'IDENTITY_SAML_RECIPIENT':
+    case 'IDENTITY_SAML_EXPIRED':
+    case 'IDENTITY_SAML_NOT_YET_VALID':
+    case 'IDENTITY_SAML_REPLAY':
+    case 'IDENTITY_SAML_UNSOLICITED':
+    case 'IDENTITY_SAML_STATUS':
+    case 'IDENTITY_SESSION_REQUIRED':
+      return 401;
+    case 'IDENTITY_SAML_NO_ROLE':
+    case 'IDENTITY_SESSION_CSRF':
+      return 403;
+    case 'IDENTITY_SAML_NOT_CONFIGURED':
+      return 404;
+    case 'IDENTITY_SAML_TOO_LARGE':
+      return 413;
+    case 'IDENTITY_SAML_METADATA_INVALID':
+      return 500;
+    case 'IDENTITY_SCIM_INVALID_FILTER':
+    case 'IDENTITY_SCIM_INVALID_SYNTAX':
+    case 'IDENTITY_SCIM_INVALID_VALUE':
+    case 'IDENTITY_SCIM_INVALID_PATH':
+    case 'IDENTITY_SCIM_NO_TARGET':
+    case 'IDENTITY_SCIM_MUTABILITY':
+      return 400;
+    case 'IDENTITY_SCIM_UNAUTHORIZED':
+      return 401;
+    case 'IDENTITY_SCIM_NOT_FOUND':
+      return 404;
+    case 'IDENTITY_SCIM_UNIQUENESS':
+      return 409;
+    case 'IDENTITY_SCIM_TOO_LARGE':
+      return 413;
+    case 'IDENTITY_SCIM_MEDIA_TYPE':
+      return 415;
     case 'IDENTITY_TOKEN_INVALID':
     case 'IDENTITY_TOKEN_EXPIRED':
     case 'IDENTITY_TOKEN_NOT_YET_VALID':
@@ -92,7 +134,10 @@ function identityStatus(code: IdentityErrorCode): number {
     case 'IDENTITY_PRINCIPAL_NOT_FOUND':
     case 'IDENTITY_CERTIFICATE_NOT_FOUND':
       return 404;
+    case 'IDENTITY_OAUTH_CLIENT_NOT_FOUND':
+      return 404;
     case 'IDENTITY_PRINCIPAL_EXISTS':
+    case 'IDENTITY_OAUTH_CLIENT_EXISTS':
       return 409;
     case 'IDENTITY_CA_NOT_INITIALIZED':
       return 503;

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { RealmConfig } from '@realm/config';
 import { AUDIT_ENTITIES, AUDIT_MIGRATIONS, AuditLog } from '@realm/audit';
-import { IDENTITY_ENTITIES, IDENTITY_MIGRATIONS, type Identity, openIdentity } from '@realm/identity';
+import { IDENTITY_ENTITIES, IDENTITY_MIGRATIONS, type Identity, type OAuthServer, openIdentity, openOAuth, openSamlLogin, openScim, type SamlLogin, type Scim } from '@realm/identity';
 import { createKmsRuntime, IdentityAuthenticator, KMS_ENTITIES, KMS_MIGRATIONS, type KmsPipelineObserver, type KmsRuntime } from '@realm/kms';
 import { Database, type MigrationClass, type PortableEntity } from '@realm/persistence';
 import { createBackend, KeyVault, VAULT_ENTITIES, VAULT_MIGRATIONS, VaultError } from '@realm/vault';
@@ -23,6 +23,8 @@ export interface RealmRuntime {
   readonly audit: AuditLog;
   readonly identity: Identity;
   readonly kms: KmsRuntime;
+  /** What users and provisioning reach over HTTP: SAML login and sessions, the OAuth server, SCIM (the appliance only). */
+  readonly web?: IdentityWeb;
   /** Writes `realm.stop`, seals the audit log with a checkpoint, logs out of the HSM, closes the database. */
   close(): Promise<void>;
 }
@@ -60,9 +62,27 @@ export async function openDatabaseAndVault(config: RealmConfig): Promise<{ db: D
   }
 }
 
+/** The identity services of the appliance's HTTP surface. */
+export interface IdentityWeb {
+  readonly login: SamlLogin;
+  readonly oauth: OAuthServer;
+  readonly scim: Scim;
+}
+
+/** Opens SAML login and sessions, the OAuth authorization server and SCIM over the identity services. */
+export async function openIdentityWeb(config: RealmConfig, db: Database, vault: KeyVault, audit: AuditLog, identity: Identity): Promise<IdentityWeb> {
+  const login = openSamlLogin(config, db, audit, identity);
+  const oauth = await openOAuth(config, { db, vault, audit, principals: identity.principals, tokens: identity.tokens, sessions: login.sessions });
+  const scim = openScim(db, audit, identity.principals, config);
+  return { login, oauth, scim };
+}
+
 export interface OpenRuntimeOptions {
-  /** Who starts: `appliance` (the server) or `realmctl`. */
-  readonly component: 'appliance' | 'realmctl';
+  /**
+   * Who starts: `appliance` (a server process), `supervisor` (the process that prepares the
+   * database and vault, then runs http.workers appliance processes) or `realmctl`.
+   */
+  readonly component: 'appliance' | 'supervisor' | 'realmctl';
   /**
    * Create the master key when the vault is empty. The server does so only in development; in
    * production the master key is created deliberately, with `realmctl init`.
@@ -118,6 +138,10 @@ export async function openRealmRuntime(config: RealmConfig, log: RuntimeLog, opt
     }
     const audit = await AuditLog.open(db, vault, { checkpointEvery: config.audit.checkpointEvery, checkpointIntervalSeconds: config.audit.checkpointIntervalSeconds });
     const { identity, kms } = await openIdentityAndKms(config, db, vault, audit, options);
+    const web = options.component === 'appliance' ? await openIdentityWeb(config, db, vault, audit, identity) : undefined;
+    if (web && !web.login.serviceProvider) {
+      log.warn({ setting: 'identity.saml.idpMetadataFile' }, 'SAML login is off: set identity.saml.idpMetadataFile to the enterprise IdP metadata; until then users cannot sign in or obtain KMS tokens');
+    }
     if ((await kms.staticKey.current()).chain.length === 0) {
       log.warn({ kid: (await kms.staticKey.current()).uri }, 'the KMS static key has no certificate yet: clients will refuse it until one is imported (realmctl kms csr, then realmctl kms import-certificate)');
     }
@@ -131,6 +155,7 @@ export async function openRealmRuntime(config: RealmConfig, log: RuntimeLog, opt
       audit,
       identity,
       kms,
+      ...(web && { web }),
       async close() {
         kms.close();
         try {

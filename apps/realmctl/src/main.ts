@@ -3,9 +3,11 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '@realm/config';
 import { describeError } from '@realm/errors';
 import { auditVerifyCommand } from './commands/audit.commands.js';
+import { CLIENT_GRANT_NAMES, createClientCommand, deleteClientCommand, listClientsCommand } from './commands/client.commands.js';
 import { initCommand } from './commands/init.command.js';
 import { importStaticKeyCertificateCommand, rotateStaticKeyCommand, staticKeyCsrCommand } from './commands/kms.commands.js';
 import { caCertificateCommand, createServiceCommand, createUserCommand, disablePrincipalCommand, issueTokenCommand } from './commands/principal.commands.js';
+import { createScimTokenCommand, listScimTokensCommand, revokeScimTokenCommand } from './commands/scim.commands.js';
 import { statusCommand } from './commands/status.command.js';
 import { retireMasterCommand, rotateMasterCommand } from './commands/vault.commands.js';
 import { CommandFailure, stdout } from './output.js';
@@ -93,6 +95,43 @@ kms
   .description("import the CA's answer: a PEM chain, leaf first, for the static key")
   .argument('<file>')
   .action((file: string) => importStaticKeyCertificateCommand(stdout, file));
+
+const client = program.command('client').description('first-party OAuth clients (no consent page)');
+client
+  .command('create')
+  .description('register a client; a confidential one gets a secret, printed once')
+  .requiredOption('--name <name>', 'a unique name')
+  .option('--redirect-uri <uri>', 'an exact redirect URI (repeatable; https, http://127.0.0.1 or a private-use scheme)', (value: string, previous: string[] = []) => [...previous, value])
+  .requiredOption('--grant <grant>', `a grant: ${CLIENT_GRANT_NAMES.join(', ')} (repeatable)`, (value: string, previous: string[] = []) => [...previous, value])
+  .option('--public', 'a public native or browser client: no secret, PKCE only')
+  .action((options: { name: string; redirectUri?: string[]; grant: string[]; public?: boolean }) => createClientCommand(stdout, options));
+client
+  .command('list')
+  .description('list the registered clients')
+  .option('--json', 'machine-readable output')
+  .action((options: { json?: boolean }) => listClientsCommand(stdout, options));
+client
+  .command('delete')
+  .description('delete a client: its refresh tokens are refused at once')
+  .argument('<clientId>')
+  .action((clientId: string) => deleteClientCommand(stdout, clientId));
+
+const scimToken = program.command('scim').description('SCIM 2.0 provisioning at /scim/v2').command('token').description("bearer tokens of the IdP's SCIM client");
+scimToken
+  .command('create')
+  .description('make a token and print it once (only its SHA-256 is kept)')
+  .option('--name <name>', 'what the token is for, e.g. the IdP', 'scim')
+  .action((options: { name: string }) => createScimTokenCommand(stdout, options));
+scimToken
+  .command('list')
+  .description('list the tokens (ids, names, states; never the tokens)')
+  .option('--json', 'machine-readable output')
+  .action((options: { json?: boolean }) => listScimTokensCommand(stdout, options));
+scimToken
+  .command('revoke')
+  .description('revoke a token: SCIM requests with it are refused from the next one')
+  .argument('<id>', 'the token id (see list)')
+  .action((id: string) => revokeScimTokenCommand(stdout, id));
 
 const audit = program.command('audit').description('the tamper-evident audit log');
 audit

@@ -1,4 +1,8 @@
 import { defineEntity } from '@realm/persistence';
+import { SamlRequestEntity } from './saml/saml-request.entity.js';
+import { SessionEntity } from './sessions/session.entity.js';
+import { SCIM_ENTITIES } from './scim/scim.entities.js';
+import { OAUTH_ENTITIES } from './oauth/oauth.entities.js';
 
 export type PrincipalKind = 'user' | 'service';
 export type PrincipalStatus = 'active' | 'disabled' | 'deleted';
@@ -109,4 +113,4 @@ export const ServiceCertificateEntity = defineEntity<ServiceCertificateRow>({
   },
 });
 
-export const IDENTITY_ENTITIES = [PrincipalEntity, SigningKeyEntity, ServiceCaEntity, ServiceCertificateEntity];
+export const IDENTITY_ENTITIES = [PrincipalEntity, SigningKeyEntity, ServiceCaEntity, ServiceCertificateEntity, SamlRequestEntity, SessionEntity, ...SCIM_ENTITIES, ...OAUTH_ENTITIES];

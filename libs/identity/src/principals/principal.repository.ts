@@ -1,17 +1,35 @@
-import { Not } from 'typeorm';
-import { Database, type Tx } from '@realm/persistence';
+import { In, Not } from 'typeorm';
+import { Database, RowStatements, type Tx } from '@realm/persistence';
 import { type PrincipalKind, PrincipalEntity, type PrincipalRow } from '../identity.entities.js';
 
 export class PrincipalRepository {
   constructor(private readonly db: Database) {}
 
   find(id: string, tx?: Tx): Promise<PrincipalRow | null> {
-    return this.with(tx, (t) => t.manager.getRepository<PrincipalRow>(PrincipalEntity.name).findOneBy({ id }));
+    // Hand-written (RowStatements): every verified access token reads its principal here.
+    return this.with(tx, async (t) => (await RowStatements.of<PrincipalRow>(t, PrincipalEntity.name).select('"id" = ?', [id]))[0] ?? null);
   }
 
   /** The principal of that kind and name that is not deleted (there is at most one). */
   findLiveByName(kind: PrincipalKind, name: string, tx?: Tx): Promise<PrincipalRow | null> {
     return this.with(tx, (t) => t.manager.getRepository<PrincipalRow>(PrincipalEntity.name).findOneBy({ kind, name, status: Not('deleted') }));
+  }
+
+  /** Live (not deleted) users, oldest first, for SCIM listing (RFC 7644 §3.4.2.4 paging). */
+  listLiveUsers(offset: number, limit: number): Promise<PrincipalRow[]> {
+    return this.db.read((t) =>
+      t.manager.getRepository<PrincipalRow>(PrincipalEntity.name).find({ where: { kind: 'user', status: Not('deleted') }, order: { createdAt: 'ASC', id: 'ASC' }, skip: offset, take: limit }),
+    );
+  }
+
+  countLiveUsers(): Promise<number> {
+    return this.db.read((t) => t.manager.getRepository<PrincipalRow>(PrincipalEntity.name).countBy({ kind: 'user', status: Not('deleted') }));
+  }
+
+  /** The principals among `ids` that exist (in any state). */
+  findMany(ids: readonly string[], tx?: Tx): Promise<PrincipalRow[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.with(tx, (t) => t.manager.getRepository<PrincipalRow>(PrincipalEntity.name).findBy({ id: In([...ids]) }));
   }
 
   /**

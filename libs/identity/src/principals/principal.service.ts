@@ -3,7 +3,7 @@ import type { AuditLog } from '@realm/audit';
 import { type Database, isUniqueViolation, type Tx } from '@realm/persistence';
 import type { PrincipalKind, PrincipalRow, PrincipalStatus } from '../identity.entities.js';
 import { type IdentityAuditContext, recordIdentityEvent } from '../identity-audit.js';
-import { IdentityError } from '../identity.error.js';
+import { IdentityError, invalidArgument } from '../identity.error.js';
 import {
   checkServiceName,
   normalizeEmail,
@@ -70,6 +70,39 @@ export class PrincipalService {
   async findUserByName(userName: string): Promise<Principal | undefined> {
     const row = await this.repository.findLiveByName('user', normalizeUserName(userName));
     return row ? toPrincipal(row) : undefined;
+  }
+
+  /** Live users, oldest first, one page of them, and how many there are in all (SCIM listing). */
+  async listUsers(page: { offset: number; limit: number }): Promise<{ total: number; principals: Principal[] }> {
+    const [total, rows] = await Promise.all([this.repository.countLiveUsers(), page.limit > 0 ? this.repository.listLiveUsers(page.offset, page.limit) : []]);
+    return { total, principals: rows.map(toPrincipal) };
+  }
+
+  /** The principals among `ids` that exist, in any state. */
+  async findMany(ids: readonly string[]): Promise<Principal[]> {
+    return (await this.repository.findMany(ids)).map(toPrincipal);
+  }
+
+  /**
+   * Renames a user and/or changes its email (SCIM replace and patch). Neither touches the
+   * credential epoch: tokens name the principal by id. IDENTITY_PRINCIPAL_EXISTS when another live
+   * user has the new userName.
+   */
+  async updateUser(id: string, input: { userName?: string; email?: string | null }, context?: IdentityAuditContext): Promise<Principal> {
+    const name = input.userName === undefined ? undefined : normalizeUserName(input.userName);
+    const email = input.email === undefined ? undefined : normalizeEmail(input.email);
+    let change: Change | 'deleted';
+    try {
+      change = await this.change(id, (row) => {
+        if (row.kind !== 'user') throw invalidArgument(`${id} is not a user`);
+        return { ...(name !== undefined && name !== row.name && { name }), ...(email !== undefined && email !== row.email && { email }) };
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new IdentityError('IDENTITY_PRINCIPAL_EXISTS', `a user named ${JSON.stringify(name)} already exists`);
+      throw error;
+    }
+    if (change === 'deleted') throw deleted();
+    return this.auditedChange('update', change, context);
   }
 
   async findServiceByName(name: string): Promise<Principal | undefined> {
