@@ -1,9 +1,11 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import { type RealmConfig, loadConfig } from '@realm/config';
 import { describeError } from '@realm/errors';
 import { createHttpsApp, createLogger, loadTlsMaterial, type Logger } from '@realm/http';
 import { AppModule } from './app.module.js';
 import { openRealmRuntime, type RealmRuntime } from './realm-runtime.js';
+import { superviseWorkers } from './supervisor.js';
 
 /**
  * The appliance's entry point. Configuration, database, vault and TLS are opened before Nest, so
@@ -18,9 +20,18 @@ async function main(): Promise<void> {
     return stop(error, 2);
   }
   const log = createLogger(config, { name: 'realm' });
+  const worker = config.http.workers > 1 && cluster.isWorker;
+  if (config.http.workers > 1 && cluster.isPrimary) {
+    try {
+      return await superviseWorkers(config, log);
+    } catch (error) {
+      return stop(error, 1, log);
+    }
+  }
   let runtime: RealmRuntime | undefined;
   try {
-    runtime = await openRealmRuntime(config, log, { component: 'appliance', initialize: config.env === 'development' });
+    // Workers find everything prepared by their supervisor.
+    runtime = await openRealmRuntime(config, log, { component: 'appliance', initialize: config.env === 'development' && !worker });
     const tls = await loadTlsMaterial(config, log);
     const app = await createHttpsApp(AppModule.forRoot(runtime), config, log, tls);
     await app.listen(config.http.port, config.http.host);
@@ -44,7 +55,7 @@ async function main(): Promise<void> {
     const address = app.getHttpServer().address();
     const port = typeof address === 'object' && address ? address.port : config.http.port;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
-    log.info({ url: `https://${host}:${port}`, port, env: config.env, vault: config.vault.backend, database: config.database.driver, tlsFingerprintSha256: tls.fingerprintSha256, selfSigned: tls.selfSigned }, 'security realm listening');
+    log.info({ url: `https://${host}:${port}`, port, ...(worker && { worker: cluster.worker?.id }), env: config.env, vault: config.vault.backend, database: config.database.driver, tlsFingerprintSha256: tls.fingerprintSha256, selfSigned: tls.selfSigned }, worker ? 'worker listening' : 'security realm listening');
   } catch (error) {
     await runtime?.close().catch(() => undefined);
     return stop(error, 1, log);

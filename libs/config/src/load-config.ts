@@ -16,6 +16,8 @@ export interface RealmConfig {
     readonly port: number;
     readonly tls: { readonly certFile?: string; readonly keyFile?: string };
     readonly bodyLimitBytes: number;
+    /** Appliance processes sharing the port (node:cluster); 1 runs in this process. */
+    readonly workers: number;
     readonly trustProxy: boolean;
   };
   readonly database: DatabaseConfig;
@@ -195,6 +197,7 @@ function resolveConfig(v: Map<string, unknown>, cwd: string, file: string | unde
       port: get('http.port'),
       tls: { ...(certFile !== undefined && { certFile }), ...(keyFile !== undefined && { keyFile }) },
       bodyLimitBytes: get('http.bodyLimitBytes'),
+      workers: get('http.workers'),
       trustProxy: get('http.trustProxy'),
     },
     database: {

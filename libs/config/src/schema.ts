@@ -44,6 +44,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'http.tls.certFile', kind: { type: 'path' }, description: 'PEM certificate chain for HTTPS; without it development mode generates a self-signed certificate' },
   { key: 'http.tls.keyFile', kind: { type: 'path' }, description: 'PEM private key for http.tls.certFile' },
   { key: 'http.bodyLimitBytes', kind: { type: 'int', min: 1024, max: 64 * 1024 * 1024 }, default: '1048576', description: 'largest request body accepted' },
+  { key: 'http.workers', kind: { type: 'int', min: 1, max: 64 }, default: '1', description: 'appliance processes sharing the HTTPS port (one per CPU core uses them all; nodes share the database, so any process serves any request)' },
   { key: 'http.trustProxy', kind: { type: 'bool' }, default: 'false', description: 'trust X-Forwarded-* from a reverse proxy in front of the appliance' },
 
   {

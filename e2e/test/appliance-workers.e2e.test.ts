@@ -1,0 +1,69 @@
+/**
+ * http.workers: the appliance as a supervisor and several worker processes sharing the port. Every
+ * worker serves requests, a channel negotiated through one serves requests through another, a
+ * worker killed with SIGKILL is replaced while the others keep serving, and SIGTERM stops them all
+ * cleanly with an intact audit chain.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { bearer, type Realm, sdkClient, startRealm } from './support.js';
+
+describe('appliance with http.workers = 2', () => {
+  let realm: Realm;
+  before(async () => {
+    realm = await startRealm({ REALM_HTTP_WORKERS: '2' });
+  });
+  after(() => realm.stop());
+
+  const workerPids = () => new Set(realm.app.logs.filter((l) => l.msg === 'worker listening').map((l) => l.pid as number));
+  const servedBy = () => new Set(realm.app.logs.filter((l) => l.msg === 'request completed').map((l) => l.pid as number));
+
+  it('announces one listening line once both workers listen, and both serve requests', async () => {
+    const listening = realm.app.logs.filter((l) => l.msg === 'security realm listening');
+    assert.equal(listening.length, 1);
+    assert.equal(listening[0]!.workers, 2);
+    assert.equal(workerPids().size, 2);
+    assert.ok(!workerPids().has(listening[0]!.pid as number), 'the supervisor serves nothing itself');
+    // Each request opens a new connection; the supervisor hands connections out round-robin.
+    for (let i = 0; i < 8; i++) assert.equal((await realm.app.get('/health/live')).status, 200);
+    assert.deepEqual(servedBy(), workerPids());
+  });
+
+  it('serves a KMS conversation whichever worker each request reaches', async () => {
+    const [alice, bob] = await Promise.all([realm.user('alice'), realm.user('bob')]);
+    const aliceKms = sdkClient(realm, bearer(alice.token));
+    const bobKms = sdkClient(realm, bearer(bob.token));
+    try {
+      const keys = await aliceKms.createKeys(4);
+      const resource = await aliceKms.createResource({ authIds: [bob.id], keyUris: keys.map((k) => k.uri) });
+      for (const key of keys) assert.deepEqual((await bobKms.retrieveKey(key.uri)).key, key.key);
+      assert.equal((await bobKms.resourceKeys(resource.uri)).length, 4);
+    } finally {
+      await Promise.all([aliceKms.close(), bobKms.close()]);
+    }
+  });
+
+  it('replaces a worker killed with SIGKILL; the other keeps serving meanwhile', async () => {
+    const [victim, survivor] = [...workerPids()];
+    process.kill(victim!, 'SIGKILL');
+    const deadline = Date.now() + 30_000;
+    while (workerPids().size < 3 && Date.now() < deadline) {
+      assert.equal((await realm.app.get('/health/live')).status, 200, 'served while a worker restarts');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const pids = workerPids();
+    assert.equal(pids.size, 3, 'a third worker started');
+    assert.ok(realm.app.logs.some((l) => l.msg === 'appliance worker exited: starting another' && l.signal === 'SIGKILL'));
+    const replacement = [...pids].find((p) => p !== victim && p !== survivor)!;
+    const before = servedBy().has(replacement);
+    for (let i = 0; i < 8 && !servedBy().has(replacement); i++) await realm.app.get('/health/live');
+    assert.ok(before || servedBy().has(replacement), 'the replacement serves requests');
+  });
+
+  it('stops every worker on SIGTERM, exits 0, and leaves a verifiable audit chain', async () => {
+    assert.equal(await realm.stop(), 0);
+    const verify = JSON.parse(await realm.ctl(['audit', 'verify', '--json'])) as { ok: boolean; records: number };
+    assert.equal(verify.ok, true);
+    assert.ok(verify.records > 0);
+  });
+});
