@@ -11,7 +11,8 @@ prepare_suite
 export REALM_TEST_POSTGRES_URL=${REALM_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 case "${1:-all}" in
   vault) node bench/dist/src/vault.bench.js ;;
+  identity) node bench/dist/src/identity.bench.js ;;
   kms) node bench/dist/src/kms.bench.js ;;
-  all) node bench/dist/src/vault.bench.js; node bench/dist/src/kms.bench.js ;;
-  *) echo "usage: scripts/bench.sh [vault|kms|all]" >&2; exit 2 ;;
+  all) node bench/dist/src/vault.bench.js; node bench/dist/src/identity.bench.js; node bench/dist/src/kms.bench.js ;;
+  *) echo "usage: scripts/bench.sh [vault|identity|kms|all]" >&2; exit 2 ;;
 esac
