@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { describeError } from '@realm/errors';
 import type { RealmConfig } from '@realm/config';
 import { AUDIT_ENTITIES, AUDIT_MIGRATIONS, AuditLog } from '@realm/audit';
-import { IDENTITY_ENTITIES, IDENTITY_MIGRATIONS, type Identity, type OAuthServer, openIdentity, openOAuth, openSamlLogin, openScim, type SamlLogin, type Scim } from '@realm/identity';
+import { IDENTITY_ENTITIES, IDENTITY_MIGRATIONS, fetchIdpMetadata, type Identity, IdentityError, type OAuthServer, openIdentity, openOAuth, openSamlLogin, openScim, type SamlLogin, type Scim } from '@realm/identity';
 import { createKmsRuntime, IdentityAuthenticator, KMS_ENTITIES, KMS_MIGRATIONS, type KmsPipelineObserver, type KmsRuntime } from '@realm/kms';
 import { Database, type MigrationClass, type PortableEntity } from '@realm/persistence';
 import { createBackend, KeyVault, VAULT_ENTITIES, VAULT_MIGRATIONS, VaultError } from '@realm/vault';
@@ -67,14 +69,45 @@ export interface IdentityWeb {
   readonly login: SamlLogin;
   readonly oauth: OAuthServer;
   readonly scim: Scim;
+  /** Stops refreshing the IdP metadata. */
+  close(): void;
 }
 
-/** Opens SAML login and sessions, the OAuth authorization server and SCIM over the identity services. */
-export async function openIdentityWeb(config: RealmConfig, db: Database, vault: KeyVault, audit: AuditLog, identity: Identity): Promise<IdentityWeb> {
-  const login = openSamlLogin(config, db, audit, identity);
+/**
+ * Opens SAML login and sessions, the OAuth authorization server and SCIM over the identity
+ * services. IdP metadata from identity.saml.idpMetadataUrl is fetched now (a failure stops the
+ * start) and again every idpMetadataRefresh; a failed refresh keeps the last good copy and warns.
+ */
+export async function openIdentityWeb(config: RealmConfig, db: Database, vault: KeyVault, audit: AuditLog, identity: Identity, log: RuntimeLog): Promise<IdentityWeb> {
+  const { idpMetadataUrl: url, idpMetadataCaFile: caFile, idpMetadataRefreshSeconds } = config.identity.saml;
+  const caPem = caFile !== undefined ? readCaFile(caFile) : undefined;
+  const metadata = url !== undefined ? await fetchIdpMetadata(url, caPem) : undefined;
+  const login = openSamlLogin(config, db, audit, identity, { ...(metadata && { metadata }) });
   const oauth = await openOAuth(config, { db, vault, audit, principals: identity.principals, tokens: identity.tokens, sessions: login.sessions });
   const scim = openScim(db, audit, identity.principals, config);
-  return { login, oauth, scim };
+  let refresh: NodeJS.Timeout | undefined;
+  if (url !== undefined && login.serviceProvider) {
+    const sp = login.serviceProvider;
+    refresh = setInterval(() => {
+      fetchIdpMetadata(url, caPem).then(
+        (fresh) => {
+          sp.replaceMetadata(fresh);
+          log.info({ setting: 'identity.saml.idpMetadataUrl', signingCertificates: fresh.signingCertificates.length }, 'IdP metadata refreshed');
+        },
+        (error: unknown) => log.warn({ setting: 'identity.saml.idpMetadataUrl', reason: describeError(error) }, 'IdP metadata refresh failed: the last good metadata stays in use'),
+      ).catch((error: unknown) => log.warn({ setting: 'identity.saml.idpMetadataUrl', reason: describeError(error) }, 'IdP metadata refresh refused: the last good metadata stays in use'));
+    }, idpMetadataRefreshSeconds * 1000);
+    refresh.unref();
+  }
+  return { login, oauth, scim, close: () => clearInterval(refresh) };
+}
+
+function readCaFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new IdentityError('IDENTITY_SAML_METADATA_INVALID', `cannot read identity.saml.idpMetadataCaFile ${path}: ${describeError(error)}`, { cause: error });
+  }
 }
 
 export interface OpenRuntimeOptions {
@@ -138,9 +171,9 @@ export async function openRealmRuntime(config: RealmConfig, log: RuntimeLog, opt
     }
     const audit = await AuditLog.open(db, vault, { checkpointEvery: config.audit.checkpointEvery, checkpointIntervalSeconds: config.audit.checkpointIntervalSeconds });
     const { identity, kms } = await openIdentityAndKms(config, db, vault, audit, options);
-    const web = options.component === 'appliance' ? await openIdentityWeb(config, db, vault, audit, identity) : undefined;
+    const web = options.component === 'appliance' ? await openIdentityWeb(config, db, vault, audit, identity, log) : undefined;
     if (web && !web.login.serviceProvider) {
-      log.warn({ setting: 'identity.saml.idpMetadataFile' }, 'SAML login is off: set identity.saml.idpMetadataFile to the enterprise IdP metadata; until then users cannot sign in or obtain KMS tokens');
+      log.warn({ setting: 'identity.saml.idpMetadataFile' }, 'SAML login is off: set identity.saml.idpMetadataFile or identity.saml.idpMetadataUrl to the enterprise IdP metadata; until then users cannot sign in or obtain KMS tokens');
     }
     if ((await kms.staticKey.current()).chain.length === 0) {
       log.warn({ kid: (await kms.staticKey.current()).uri }, 'the KMS static key has no certificate yet: clients will refuse it until one is imported (realmctl kms csr, then realmctl kms import-certificate)');
@@ -157,6 +190,7 @@ export async function openRealmRuntime(config: RealmConfig, log: RuntimeLog, opt
       kms,
       ...(web && { web }),
       async close() {
+        web?.close();
         kms.close();
         try {
           await audit.record({ action: `${options.component}.stop`, outcome: 'success', actor });

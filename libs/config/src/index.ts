@@ -4,6 +4,7 @@ export {
   describeConfig,
   loadConfig,
   parseDurationSeconds,
+  type CoreLinkConfig,
   type DatabaseConfig,
   type LoadConfigOptions,
   type LogLevel,

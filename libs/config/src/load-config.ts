@@ -39,13 +39,34 @@ export interface RealmConfig {
     readonly session: { readonly idleTimeoutSeconds: number; readonly absoluteTimeoutSeconds: number };
     readonly oauth: { readonly authorizationCodeLifetimeSeconds: number; readonly deviceCodeLifetimeSeconds: number; readonly refreshTokenLifetimeSeconds: number };
   };
+  /** The outbound link to the hosted core; absent when coreLink.url is not set. */
+  readonly coreLink?: CoreLinkConfig;
   /** Where the values came from, for `realmctl status`. */
   readonly sources: { readonly file?: string };
+}
+
+export interface CoreLinkConfig {
+  /** wss://…/link/v1 */
+  readonly url: string;
+  /** PEM CA bundle for the core's server certificate. */
+  readonly caFile: string;
+  readonly nodeId?: string;
+  readonly maxInFlight: number;
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly reconnectBaseMs: number;
+  readonly reconnectMaxMs: number;
+  readonly drainTimeoutMs: number;
+  readonly certificateDays: number;
 }
 
 export interface SamlConfig {
   /** Absent: SAML login is off (the appliance's pages and the authorize step refuse to start a login). */
   readonly idpMetadataFile?: string;
+  /** Or fetched over HTTPS (trusting idpMetadataCaFile, or the system store) at start and every refresh. */
+  readonly idpMetadataUrl?: string;
+  readonly idpMetadataCaFile?: string;
+  readonly idpMetadataRefreshSeconds: number;
   readonly spEntityId: string;
   readonly allowIdpInitiated: boolean;
   readonly allowSha1: boolean;
@@ -185,8 +206,15 @@ function resolveConfig(v: Map<string, unknown>, cwd: string, file: string | unde
     throw new ConfigError('CONFIG_MISSING_VALUE', `http.tls.certFile (${envNameOf('http.tls.certFile')}) and http.tls.keyFile must be set when env is production: the self-signed certificate is for development only`, { setting: 'http.tls.certFile' });
   }
 
+  const coreLink = coreLinkOf(get);
+
   const issuer = get<string>('identity.issuer').replace(/\/+$/, '');
   const samlMetadata = get<string | undefined>('identity.saml.idpMetadataFile');
+  const samlMetadataUrl = get<string | undefined>('identity.saml.idpMetadataUrl');
+  const samlMetadataCa = get<string | undefined>('identity.saml.idpMetadataCaFile');
+  if (samlMetadata !== undefined && samlMetadataUrl !== undefined) {
+    throw new ConfigError('CONFIG_CONFLICT', `set only one of identity.saml.idpMetadataFile (${envNameOf('identity.saml.idpMetadataFile')}) and identity.saml.idpMetadataUrl (${envNameOf('identity.saml.idpMetadataUrl')})`, { setting: 'identity.saml.idpMetadataUrl' });
+  }
 
   return {
     env,
@@ -229,6 +257,9 @@ function resolveConfig(v: Map<string, unknown>, cwd: string, file: string | unde
       accessTokenLifetimeSeconds: get('identity.accessTokenLifetime'),
       saml: {
         ...(samlMetadata !== undefined && { idpMetadataFile: samlMetadata }),
+        ...(samlMetadataUrl !== undefined && { idpMetadataUrl: samlMetadataUrl }),
+        ...(samlMetadataCa !== undefined && { idpMetadataCaFile: samlMetadataCa }),
+        idpMetadataRefreshSeconds: get('identity.saml.idpMetadataRefresh'),
         spEntityId: get<string | undefined>('identity.saml.spEntityId') ?? `${issuer}/saml/metadata`,
         allowIdpInitiated: get('identity.saml.allowIdpInitiated'),
         allowSha1: get('identity.saml.allowSha1'),
@@ -254,7 +285,43 @@ function resolveConfig(v: Map<string, unknown>, cwd: string, file: string | unde
         refreshTokenLifetimeSeconds: get('identity.oauth.refreshTokenLifetime'),
       },
     },
+    ...(coreLink !== undefined && { coreLink }),
     sources: file !== undefined ? { file: resolve(cwd, file) } : {},
+  };
+}
+
+/** The coreLink.* block: all or nothing, keyed on coreLink.url. */
+function coreLinkOf(get: <T>(key: string) => T): CoreLinkConfig | undefined {
+  const url = get<string | undefined>('coreLink.url');
+  if (url === undefined) {
+    for (const key of ['coreLink.caFile', 'coreLink.nodeId']) {
+      if (get(key) !== undefined) throw new ConfigError('CONFIG_CONFLICT', `${key} (${envNameOf(key)}) is set but coreLink.url (${envNameOf('coreLink.url')}) is not: set the core's URL, or remove ${key}`, { setting: key });
+    }
+    return undefined;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalid('coreLink.url', 'must be a wss:// URL, e.g. wss://core.example/link/v1');
+  }
+  if (parsed.protocol !== 'wss:' || parsed.hostname === '' || parsed.username !== '' || parsed.password !== '') throw invalid('coreLink.url', 'must be a wss:// URL with a host and no credentials');
+  const caFile = required('coreLink.caFile', get<string | undefined>('coreLink.caFile'), "when coreLink.url is set (the CA bundle the core's server certificate must chain to)");
+  const reconnectBaseMs = get<number>('coreLink.reconnectBaseMs');
+  const reconnectMaxMs = get<number>('coreLink.reconnectMaxMs');
+  if (reconnectMaxMs < reconnectBaseMs) throw invalid('coreLink.reconnectMaxMs', `must be at least coreLink.reconnectBaseMs (${reconnectBaseMs})`);
+  const nodeId = get<string | undefined>('coreLink.nodeId');
+  return {
+    url,
+    caFile,
+    ...(nodeId !== undefined && { nodeId }),
+    maxInFlight: get('coreLink.maxInFlight'),
+    heartbeatIntervalMs: get<number>('coreLink.heartbeatInterval') * 1000,
+    heartbeatTimeoutMs: get<number>('coreLink.heartbeatTimeout') * 1000,
+    reconnectBaseMs,
+    reconnectMaxMs,
+    drainTimeoutMs: get<number>('coreLink.drainTimeout') * 1000,
+    certificateDays: get('coreLink.certificateDays'),
   };
 }
 

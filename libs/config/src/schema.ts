@@ -79,7 +79,10 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'identity.accessTokenLifetime', kind: { type: 'duration', minSeconds: 30, maxSeconds: 3600 }, default: '5m', description: 'lifetime of KMS access tokens' },
 
   // SAML 2.0 service provider (the enterprise IdP is the root of user identity).
-  { key: 'identity.saml.idpMetadataFile', kind: { type: 'path' }, description: 'the enterprise IdP metadata (EntityDescriptor XML); without it SAML login is off' },
+  { key: 'identity.saml.idpMetadataFile', kind: { type: 'path' }, description: 'the enterprise IdP metadata (EntityDescriptor XML); without it (or identity.saml.idpMetadataUrl) SAML login is off' },
+  { key: 'identity.saml.idpMetadataUrl', kind: { type: 'string', pattern: /^https:\/\/[^\s]+$/, patternHint: 'an https:// URL' }, description: 'where to fetch the IdP metadata instead of idpMetadataFile: at start (the start fails if it cannot) and every idpMetadataRefresh (keeping the last good copy on failure)' },
+  { key: 'identity.saml.idpMetadataCaFile', kind: { type: 'path' }, description: 'PEM CA certificates trusted for idpMetadataUrl (default: the system trust store)' },
+  { key: 'identity.saml.idpMetadataRefresh', kind: { type: 'duration', minSeconds: 300, maxSeconds: 7 * 86400 }, default: '12h', description: 'how often idpMetadataUrl is fetched again, so a signing-key rollover at the IdP needs no restart' },
   { key: 'identity.saml.spEntityId', kind: { type: 'string' }, description: 'our SP entity id (default: <identity.issuer>/saml/metadata)' },
   { key: 'identity.saml.allowIdpInitiated', kind: { type: 'bool' }, default: 'false', description: 'accept unsolicited (IdP-initiated) responses; off: every response must answer one of our requests' },
   { key: 'identity.saml.allowSha1', kind: { type: 'bool' }, default: 'false', description: 'accept RSA-SHA1 signatures and SHA-1 digests (legacy IdPs only)' },
@@ -100,6 +103,18 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'identity.oauth.authorizationCodeLifetime', kind: { type: 'duration', minSeconds: 10, maxSeconds: 600 }, default: '60s', description: 'lifetime of an authorization code (single use)' },
   { key: 'identity.oauth.deviceCodeLifetime', kind: { type: 'duration', minSeconds: 60, maxSeconds: 3600 }, default: '10m', description: 'lifetime of a device authorization (user code)' },
   { key: 'identity.oauth.refreshTokenLifetime', kind: { type: 'duration', minSeconds: 300, maxSeconds: 90 * 86400 }, default: '14d', description: 'lifetime of a refresh token family; each use rotates the token' },
+
+  // The outbound link to the hosted core (docs/narrow-api.md §2.2, §3): off unless coreLink.url is set.
+  { key: 'coreLink.url', kind: { type: 'string', pattern: /^wss:\/\/[^\s/?#]+\/[^\s#]*$/, patternHint: 'a wss:// URL with a path, e.g. wss://core.example/link/v1' }, description: "the core's link endpoint; absent: no link (relayed clients cannot reach this appliance)" },
+  { key: 'coreLink.caFile', kind: { type: 'path' }, description: "PEM CA certificate(s) that the core's TLS server certificate must chain to (required with coreLink.url; public roots are never used)" },
+  { key: 'coreLink.nodeId', kind: { type: 'string', pattern: /^[A-Za-z0-9._:-]{1,100}$/, patternHint: '1 to 100 characters of A-Z a-z 0-9 . _ : -' }, description: 'this node\'s id on the link (default: the host name); worker processes append -w<n>' },
+  { key: 'coreLink.maxInFlight', kind: { type: 'int', min: 1, max: 1024 }, default: '32', description: 'KMS batches from the core processed at once per link (the core may lower it)' },
+  { key: 'coreLink.heartbeatInterval', kind: { type: 'duration', minSeconds: 1, maxSeconds: 600 }, default: '15s', description: 'how often the node pings the core when the link is idle' },
+  { key: 'coreLink.heartbeatTimeout', kind: { type: 'duration', minSeconds: 1, maxSeconds: 600 }, default: '10s', description: 'a ping unanswered this long, or silence for the core\'s interval plus this, closes the link and reconnects' },
+  { key: 'coreLink.reconnectBaseMs', kind: { type: 'int', min: 10, max: 60_000 }, default: '500', description: 'reconnect backoff: a random delay in [0, min(reconnectMaxMs, reconnectBaseMs × 2^attempt)] (full jitter)' },
+  { key: 'coreLink.reconnectMaxMs', kind: { type: 'int', min: 100, max: 600_000 }, default: '30000', description: 'upper bound of the reconnect delay' },
+  { key: 'coreLink.drainTimeout', kind: { type: 'duration', minSeconds: 1, maxSeconds: 300 }, default: '10s', description: 'at shutdown, how long the node waits for batches in flight after sending drain' },
+  { key: 'coreLink.certificateDays', kind: { type: 'int', min: 2, max: 825 }, default: '30', description: 'validity of the link client certificate issued by the service CA; renewed when a third of it is left' },
 ];
 
 /** `vault.pkcs11.tokenLabel` → `REALM_VAULT_PKCS11_TOKEN_LABEL`. */

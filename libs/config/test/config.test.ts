@@ -86,6 +86,15 @@ describe('configuration', () => {
     assert.equal(config.vault.pkcs11?.pinSetting, 'vault.pkcs11.pinFile');
   });
 
+  it('takes the IdP metadata from a file or a URL, not both, and only an https URL', () => {
+    const file = { REALM_IDENTITY_SAML_IDP_METADATA_FILE: join(dir, 'idp.xml') };
+    const url = { REALM_IDENTITY_SAML_IDP_METADATA_URL: 'https://idp.example/metadata' };
+    assert.equal(loadConfig({ env: url, cwd: dir }).identity.saml.idpMetadataUrl, 'https://idp.example/metadata');
+    assert.equal(loadConfig({ env: url, cwd: dir }).identity.saml.idpMetadataRefreshSeconds, 12 * 3600);
+    assert.match(configError({ ...file, ...url }).message, /set only one of identity\.saml\.idpMetadataFile .* and identity\.saml\.idpMetadataUrl/);
+    assert.match(configError({ REALM_IDENTITY_SAML_IDP_METADATA_URL: 'http://idp.example/metadata' }).message, /REALM_IDENTITY_SAML_IDP_METADATA_URL.*https/);
+  });
+
   it('refuses the software vault and the self-signed certificate in production', () => {
     const error = configError({ REALM_ENV: 'production' });
     assert.equal(error.setting, 'vault.backend');

@@ -17,7 +17,7 @@ export {
 export type { AccessTokenClaims, TokenAudience } from './tokens/access-token-claims.js';
 export { signingKeyUri, TOKEN_SIGNING_ALG, type JsonWebKeySet, type PublicSigningJwk } from './tokens/token-signing-keys.js';
 export { TokenService, type IssueAccessTokenOptions, type IssuedAccessToken, type TokenServiceOptions, type VerifiedAccessToken } from './tokens/token.service.js';
-export { parseIdpMetadata, readIdpMetadataFile, type IdpMetadata } from './saml/idp-metadata.js';
+export { fetchIdpMetadata, parseIdpMetadata, readIdpMetadataFile, type IdpMetadata } from './saml/idp-metadata.js';
 export { checkReturnTo, DEFAULT_RETURN_TO } from './saml/return-to.js';
 export { rolesFromGroups } from './saml/role-mapping.js';
 export { MAX_SAML_RESPONSE_LENGTH } from './saml/saml-response-screen.js';

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { refused } from '../identity.error.js';
 import { childElements, descendants, NS, parseStrictXml, textOf } from './saml-xml.js';
 
@@ -19,7 +20,9 @@ export interface IdpMetadata {
 }
 
 const MAX_METADATA_BYTES = 1024 * 1024;
+const FETCH_TIMEOUT_MS = 10_000;
 const SETTING = 'identity.saml.idpMetadataFile';
+const URL_SETTING = 'identity.saml.idpMetadataUrl';
 
 export function readIdpMetadataFile(path: string): IdpMetadata {
   let text: string;
@@ -34,13 +37,51 @@ export function readIdpMetadataFile(path: string): IdpMetadata {
 }
 
 /**
+ * Fetches the IdP metadata over HTTPS, trusting `caPem` (identity.saml.idpMetadataCaFile) or the
+ * system store: the TLS server authentication of the IdP's own host is what vouches for the
+ * certificates in it, so there is no fallback to http and no redirect is followed.
+ */
+export function fetchIdpMetadata(url: string, caPem?: string): Promise<IdpMetadata> {
+  const fail = (reason: string) => refused('IDENTITY_SAML_METADATA_INVALID', `cannot fetch the IdP metadata from ${url} (${URL_SETTING}): ${reason}`, reason);
+  return new Promise<string>((resolve, reject) => {
+    if (!url.startsWith('https://')) return reject(fail('not an https URL'));
+    const req = request(url, { method: 'GET', headers: { accept: 'application/samlmetadata+xml, application/xml, text/xml' }, timeout: FETCH_TIMEOUT_MS, ...(caPem !== undefined && { ca: caPem }) }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        return reject(fail(`HTTP ${res.statusCode}`));
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_METADATA_BYTES) {
+          req.destroy();
+          reject(fail(`larger than ${MAX_METADATA_BYTES} bytes`));
+        } else chunks.push(chunk);
+      });
+      res.on('end', () => {
+        try {
+          resolve(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)));
+        } catch {
+          reject(fail('not UTF-8'));
+        }
+      });
+      res.on('error', (error) => reject(fail(error.message)));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${FETCH_TIMEOUT_MS / 1000} s`)));
+    req.on('error', (error) => reject(fail(error.message)));
+    req.end();
+  }).then((text) => parseIdpMetadata(text, URL_SETTING));
+}
+
+/**
  * Parses an EntityDescriptor with one IDPSSODescriptor (saml-metadata §2.3.2, §2.4.3): its
  * entityID, its HTTP-Redirect SingleSignOnService (https only) and the certificates of its
  * KeyDescriptors for signing (`use="signing"`, or no `use`: both, §2.4.1.1).
  */
-export function parseIdpMetadata(text: string): IdpMetadata {
-  const fail = (what: string) => refused('IDENTITY_SAML_METADATA_INVALID', `the IdP metadata (${SETTING}) ${what}`, what);
-  const doc = parseStrictXml(text, 'IDENTITY_SAML_METADATA_INVALID', `IdP metadata (${SETTING})`);
+export function parseIdpMetadata(text: string, setting = SETTING): IdpMetadata {
+  const fail = (what: string) => refused('IDENTITY_SAML_METADATA_INVALID', `the IdP metadata (${setting}) ${what}`, what);
+  const doc = parseStrictXml(text, 'IDENTITY_SAML_METADATA_INVALID', `IdP metadata (${setting})`);
   const root = doc.documentElement!;
   if (root.localName !== 'EntityDescriptor' || root.namespaceURI !== NS.metadata) throw fail('must be one md:EntityDescriptor');
   const entityId = root.getAttribute('entityID')?.trim() ?? '';

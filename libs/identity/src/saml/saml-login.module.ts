@@ -7,18 +7,21 @@ import { AccountController } from '../sessions/account.controller.js';
 import { SessionGuard } from '../sessions/session.guard.js';
 import { SessionService } from '../sessions/session.service.js';
 import { SamlController } from './saml.controller.js';
+import type { IdpMetadata } from './idp-metadata.js';
 import { SamlServiceProvider } from './saml-service-provider.js';
 
 /** SAML login and the appliance's browser sessions of one process. */
 export interface SamlLogin {
   readonly sessions: SessionService;
-  /** Undefined when SAML login is off (identity.saml.idpMetadataFile unset). */
+  /** Undefined when SAML login is off (neither identity.saml.idpMetadataFile nor idpMetadataUrl set). */
   readonly serviceProvider: SamlServiceProvider | undefined;
 }
 
 export interface SamlLoginOptions {
   /** Milliseconds since the epoch; injectable for tests. */
   readonly clock?: () => number;
+  /** IdP metadata fetched from identity.saml.idpMetadataUrl (see {@link fetchIdpMetadata}). */
+  readonly metadata?: IdpMetadata;
 }
 
 /** Opens the session service and, when configured, the SAML SP (reading the IdP metadata now). */
@@ -26,7 +29,7 @@ export function openSamlLogin(config: RealmConfig, db: Database, audit: AuditLog
   const clock = options.clock ?? Date.now;
   return {
     sessions: new SessionService(config, db, audit, identity.principals, { clock }),
-    serviceProvider: SamlServiceProvider.open(config, db, audit, identity.principals, { clock }),
+    serviceProvider: SamlServiceProvider.open(config, db, audit, identity.principals, { clock, ...(options.metadata && { metadata: options.metadata }) }),
   };
 }
 

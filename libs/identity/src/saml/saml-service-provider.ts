@@ -23,6 +23,8 @@ const NAME_ID = 'nameID';
 export interface SamlServiceProviderOptions {
   /** Milliseconds since the epoch, for request ids and audit; node-saml reads the system clock for assertion times. */
   readonly clock?: () => number;
+  /** The IdP metadata already fetched (identity.saml.idpMetadataUrl); otherwise idpMetadataFile is read. */
+  readonly metadata?: IdpMetadata;
 }
 
 /** The form the IdP's page posts to the ACS (SAML bindings §3.5.4). */
@@ -61,7 +63,7 @@ export class SamlServiceProvider {
 
   private constructor(
     config: RealmConfig,
-    readonly idp: IdpMetadata,
+    private metadata: IdpMetadata,
     db: Database,
     private readonly audit: AuditLog,
     private readonly principals: PrincipalService,
@@ -80,9 +82,26 @@ export class SamlServiceProvider {
    * start with one line naming the setting.
    */
   static open(config: RealmConfig, db: Database, audit: AuditLog, principals: PrincipalService, options: SamlServiceProviderOptions = {}): SamlServiceProvider | undefined {
+    if (options.metadata) return new SamlServiceProvider(config, options.metadata, db, audit, principals, options);
     const file = config.identity.saml.idpMetadataFile;
     if (file === undefined) return undefined;
     return new SamlServiceProvider(config, readIdpMetadataFile(file), db, audit, principals, options);
+  }
+
+  /** The IdP this SP trusts now. */
+  get idp(): IdpMetadata {
+    return this.metadata;
+  }
+
+  /**
+   * Trusts newly fetched metadata from the next login on (a signing-key rollover at the IdP). The
+   * IdP itself may not change: a different entityID is refused and the current metadata kept.
+   */
+  replaceMetadata(metadata: IdpMetadata): void {
+    if (metadata.entityId !== this.metadata.entityId) {
+      throw refused('IDENTITY_SAML_METADATA_INVALID', `the refreshed IdP metadata names another IdP (${metadata.entityId.slice(0, 200)}, not ${this.metadata.entityId}): kept the current one`, 'entityID changed');
+    }
+    this.metadata = metadata;
   }
 
   /** Our SP metadata (saml-metadata §2.4.4): entity id, ACS (HTTP-POST), WantAssertionsSigned. */
