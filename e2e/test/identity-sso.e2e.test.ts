@@ -168,11 +168,6 @@ for (const database of testDatabases()) {
       assert.equal(typeof accessToken, 'string');
       assert.equal(typeof refreshToken, 'string');
       secrets.push({ what: 'access token', value: accessToken }, { what: 'refresh token', value: refreshToken });
-      // A code is used once; RFC 6749 §4.1.2: its reuse revokes what it was exchanged for.
-      const reused = await token({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier });
-      assert.equal(reused.body['error'], 'invalid_grant');
-      assert.equal((await token({ grant_type: 'refresh_token', refresh_token: refreshToken })).body['error'], 'invalid_grant', 'the refresh token of a reused code is revoked');
-
       // The appliance's token for the KMS: audience kms, issued by the appliance, for alice.
       const claims = JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
       assert.equal(claims['iss'], realm.issuer);
@@ -188,6 +183,25 @@ for (const database of testDatabases()) {
       assert.deepEqual((await kms.retrieveKey(k1!.uri)).key, k1!.key);
       assert.deepEqual((await kms.resourceKeys(resource.uri)).map((k) => k.uri).sort(), [k1!.uri, k2!.uri].sort());
       assert.deepEqual((await kms.listAuthorizations(resource.uri)).map((a) => a.authId), [aliceId], 'the resource belongs to the SAML user');
+
+      // A code is used once; RFC 6749 §4.1.2: its reuse is refused and revokes what it was
+      // exchanged for: the refresh token and, access tokens being self-contained, every token of
+      // the user (her credential epoch moves on), on the KMS's very next request.
+      const reused = await token({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier });
+      assert.equal(reused.body['error'], 'invalid_grant');
+      assert.equal((await token({ grant_type: 'refresh_token', refresh_token: refreshToken })).body['error'], 'invalid_grant', 'the refresh token of a reused code is revoked');
+      await assert.rejects(kms.retrieveKey(k1!.uri), (error: unknown) => error instanceof KmsClientError && error.status === 401);
+      await kms.close();
+      // She signs in again (her appliance session ended too) and carries on with a new token.
+      const fresh = pkce();
+      const relogin = await follow(browser, authorizePath(fresh.challenge, 'relogin'), ALICE);
+      assert.ok(relogin.hops.includes('IdP'), 'the revoked session sends her back through the IdP');
+      const regranted = await token({ grant_type: 'authorization_code', code: relogin.callback.searchParams.get('code')!, redirect_uri: REDIRECT_URI, code_verifier: fresh.verifier });
+      assert.equal(regranted.status, 200, JSON.stringify(regranted.body));
+      const freshToken = regranted.body['access_token'] as string;
+      secrets.push({ what: 'access token after re-login', value: freshToken }, { what: 'refresh token after re-login', value: regranted.body['refresh_token'] as string });
+      kms = sdkClient(realm, async () => ({ bearer: freshToken }));
+      assert.deepEqual((await kms.retrieveKey(k1!.uri)).key, k1!.key);
     });
 
     it('authorizes again with the live session at once: a code, no page and no IdP in between', async () => {
@@ -293,18 +307,20 @@ for (const database of testDatabases()) {
       const records = bodies.map((b) => JSON.parse(b) as { action: string; outcome: string; reason?: string; resources?: string[]; details?: Record<string, unknown> });
       const count = (predicate: (r: (typeof records)[number]) => boolean) => records.filter(predicate).length;
 
-      assert.equal(count((r) => r.action === 'identity.saml.login' && r.outcome === 'success'), 4, 'alice once (later authorizations reuse her session), olivia three times');
+      assert.equal(count((r) => r.action === 'identity.saml.login' && r.outcome === 'success'), 5, 'alice twice (again after the reused code revoked her session; the second authorization reuses it), olivia three times');
       assert.equal(count((r) => r.action === 'identity.saml.login' && r.outcome !== 'success' && r.reason === 'IDENTITY_PRINCIPAL_DISABLED'), 1, 'the refused login of the deactivated user');
       assert.equal(count((r) => r.action === 'identity.saml.login' && r.outcome === 'success' && (r.details?.['roles'] as string[]).includes('compliance-officer')), 1);
-      assert.equal(count((r) => r.action === 'identity.session.start'), 4);
-      assert.equal(count((r) => r.action === 'identity.oauth.token' && r.outcome === 'success' && r.details?.['grantType'] === 'authorization_code'), 2);
+      assert.equal(count((r) => r.action === 'identity.session.start'), 5);
+      assert.equal(count((r) => r.action === 'identity.principal.revoke-tokens' && r.resources?.includes(aliceId) === true), 1, 'the reused code revoked her tokens');
+      assert.equal(count((r) => r.action === 'identity.oauth.token' && r.outcome === 'success' && r.details?.['grantType'] === 'authorization_code'), 3);
       assert.equal(count((r) => r.action === 'identity.oauth.token' && r.outcome === 'success' && r.details?.['grantType'] === 'refresh_token'), 1);
       assert.equal(count((r) => r.action === 'identity.oauth.token' && r.outcome === 'denied'), 4, 'wrong verifier, reused code, its refresh token, refresh after deactivation');
-      assert.equal(count((r) => r.action === 'identity.token.issue' && r.outcome === 'success'), 3, 'two codes and one refresh exchanged');
+      assert.equal(count((r) => r.action === 'identity.token.issue' && r.outcome === 'success'), 4, 'three codes and one refresh exchanged');
       assert.equal(count((r) => r.action === 'identity.oauth.client.create' && r.outcome === 'success'), 1);
       assert.equal(count((r) => r.action === 'identity.scim.token.create'), 1);
       assert.equal(count((r) => r.action.startsWith('identity.scim.user.') && r.resources?.includes(aliceId) === true && r.details?.['active'] === false), 1);
-      assert.equal(count((r) => r.action === 'kms.request' && r.outcome === 'denied' && /disabled/.test(r.reason ?? '')), 1, 'the refused KMS request');
+      // Refused after the reused code (the SDK's one retry included) and after the deactivation.
+      assert.ok(count((r) => r.action === 'kms.request' && r.outcome === 'denied' && /disabled/.test(r.reason ?? '')) >= 2, 'the refused KMS requests are audited');
 
       const auditText = bodies.join('\n');
       const logText = `${JSON.stringify(realm.app.logs)}\n${realm.app.stderr()}`;

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { testDatabases } from '@realm/testing';
 import type { Principal } from '../src/index.js';
 import { Agent, authorizePath, basic, callbackParams, NATIVE_REDIRECT, type OAuthFixture, openOAuthFixture, pkce, registerClient, WEB_REDIRECT } from './oauth-fixture.js';
+import { identityError } from './helpers.js';
 
 for (const database of testDatabases()) {
   describe(`OAuth attack corpus on ${database.name}`, () => {
@@ -106,6 +107,8 @@ for (const database of testDatabases()) {
       const first = await token(form);
       assert.equal(first.status, 200, first.body);
       const refreshToken = first.json()['refresh_token'] as string;
+      const accessToken = first.json()['access_token'] as string;
+      assert.equal((await t.fx.identity.tokens.verifyAccessToken(accessToken, { audience: 'kms' })).principal.id, alice.id);
       const second = await token(form);
       assert.equal(second.status, 400);
       assert.equal(second.json()['error'], 'invalid_grant');
@@ -113,6 +116,12 @@ for (const database of testDatabases()) {
       const refreshed = await token({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId });
       assert.equal(refreshed.json()['error'], 'invalid_grant', "the first exchange's refresh token is revoked");
       assert.match(await lastAudit('identity.oauth.grant.revoke'), /"reason":"a code or refresh token was used twice/);
+      // The access token of the first exchange is a self-contained JWT: the user's credential epoch
+      // moved on, so it (and every other token of theirs) is refused from its next use.
+      await assert.rejects(t.fx.identity.tokens.verifyAccessToken(accessToken, { audience: 'kms' }), identityError('IDENTITY_TOKEN_REVOKED'));
+      assert.match(await lastAudit('identity.principal.revoke-tokens'), new RegExp(`"resources":\\["${alice.id}"\\]`));
+      // Her browser session ended with them: she signs in again for the next cases.
+      await browser.signIn(alice);
     });
 
     it('refuses a refresh token after revocation, and one presented by another client', async () => {

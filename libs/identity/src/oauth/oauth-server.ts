@@ -60,6 +60,8 @@ type PendingAudit = Omit<AuditEvent, 'requestId'>;
 type OidcProviderModule = typeof import('oidc-provider');
 const PENDING = Symbol('pending audit');
 const REFUSAL = Symbol('refusal reason');
+// The principal whose code or refresh token was replayed in this request.
+const REPLAYED_FOR = Symbol('replayed for');
 /** The interaction uid oidc-provider makes (nanoid, 21 characters). */
 const INTERACTION_UID = /^[A-Za-z0-9_-]{10,64}$/;
 const TOKEN_ERROR_DESCRIPTION_MAX = 200;
@@ -297,6 +299,9 @@ export class OAuthServer {
       // Pages (device flow, form_post, errors) get their own CSP; oidc-provider adds the hash of
       // the form_post auto-submit script to script-src (no inline script without it).
       ctx.set('Content-Security-Policy', PAGE_CSP);
+      // A code or refresh token presented again after its use: whose it was, read before
+      // oidc-provider revokes its grant (and forgets the owner).
+      if (ctx.method === 'POST' && ctx.path === '/token') ctx.state[REPLAYED_FOR] = await this.ownerIfConsumed(ctx);
       try {
         await next();
         if (ctx.oidc?.route === 'token') await this.finishTokenResponse(ctx);
@@ -306,6 +311,14 @@ export class OAuthServer {
         }
         ctx.set('Content-Security-Policy', finishPageCsp(ctx.response.get('Content-Security-Policy'), formPostTarget(ctx)));
       } finally {
+        // RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it "when possible".
+        // Access tokens are self-contained JWTs, so the principal's credential epoch moves on: every
+        // access token of that user stops working at its next use (as after a role change), and the
+        // user signs in again. A replayed refresh token (RFC 9700 §4.14.2) is handled the same way.
+        const replayedFor = ctx.state[REPLAYED_FOR] as string | undefined;
+        if (replayedFor !== undefined && ctx.status === 400) {
+          await this.deps.principals.revokeTokens(replayedFor, { ...(requestIdOf(ctx.req) !== undefined && { requestId: requestIdOf(ctx.req) }) }).catch(() => undefined);
+        }
         for (const event of ctx.state[PENDING] as PendingAudit[]) await this.record(event, ctx.req);
       }
     };
@@ -407,8 +420,20 @@ export class OAuthServer {
     }
     this.provider.on('grant.revoked', (ctx: KoaContext, grantId: string) => {
       const reason = ctx.oidc?.route === 'revocation' ? 'revoked by the client (RFC 7009)' : 'a code or refresh token was used twice (RFC 6749 §4.1.2, RFC 9700 §4.14.2)';
+
       this.pending(ctx, { action: 'identity.oauth.grant.revoke', outcome: 'success', reason, details: { grant: grantReference(grantId), clientId: ctx.oidc?.client?.clientId ?? null } });
     });
+  }
+
+  /** The principal of the authorization code or refresh token in this token request if it was already used. */
+  private async ownerIfConsumed(ctx: KoaContext): Promise<string | undefined> {
+    const params = (ctx.req as IncomingMessage & { body?: Record<string, unknown> }).body ?? {};
+    const [model, id] =
+      params['grant_type'] === 'authorization_code' ? ['AuthorizationCode', params['code']] : params['grant_type'] === 'refresh_token' ? ['RefreshToken', params['refresh_token']] : [undefined, undefined];
+    if (model === undefined || typeof id !== 'string' || id.length === 0 || id.length > 512) return undefined;
+    const row = await this.artifacts.find(model, id);
+    const accountId = row?.payload['accountId'];
+    return row?.consumedAt != null && typeof accountId === 'string' ? accountId : undefined;
   }
 
   private onReuse(model: string, grantId: string | undefined): void {

@@ -186,6 +186,17 @@ export class PrincipalService {
     return this.transition(id, 'delete', 'deleted', context);
   }
 
+  /**
+   * Revokes every outstanding access token of the principal on its next use, on every node, by
+   * bumping its credential epoch (e.g. after one of its authorization codes or refresh tokens was
+   * replayed: RFC 6749 §4.1.2, RFC 9700 §4.14.2). Audited as `identity.principal.revoke-tokens`.
+   */
+  async revokeTokens(id: string, context?: IdentityAuditContext): Promise<Principal> {
+    const change = await this.change(id, (row) => ({ credentialEpoch: row.credentialEpoch + 1 }));
+    if (change === 'deleted') throw deleted();
+    return this.auditedChange('revoke-tokens', change, context);
+  }
+
   /** Replaces the principal's roles; outstanding tokens are revoked when the set changes. */
   async setRoles(id: string, roles: readonly PrincipalRole[], context?: IdentityAuditContext): Promise<Principal> {
     const wanted = normalizeRoles(roles);
