@@ -69,6 +69,8 @@ export interface SamlConfig {
   readonly idpMetadataRefreshSeconds: number;
   readonly spEntityId: string;
   readonly allowIdpInitiated: boolean;
+  /** false: an unsigned Response around a signed Assertion is accepted. */
+  readonly requireSignedResponse: boolean;
   readonly allowSha1: boolean;
   readonly clockSkewSeconds: number;
   readonly requestLifetimeSeconds: number;
@@ -262,6 +264,7 @@ function resolveConfig(v: Map<string, unknown>, cwd: string, file: string | unde
         idpMetadataRefreshSeconds: get('identity.saml.idpMetadataRefresh'),
         spEntityId: get<string | undefined>('identity.saml.spEntityId') ?? `${issuer}/saml/metadata`,
         allowIdpInitiated: get('identity.saml.allowIdpInitiated'),
+        requireSignedResponse: get('identity.saml.requireSignedResponse'),
         allowSha1: get('identity.saml.allowSha1'),
         clockSkewSeconds: get('identity.saml.clockSkew'),
         requestLifetimeSeconds: get('identity.saml.requestLifetime'),

@@ -85,6 +85,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'identity.saml.idpMetadataRefresh', kind: { type: 'duration', minSeconds: 300, maxSeconds: 7 * 86400 }, default: '12h', description: 'how often idpMetadataUrl is fetched again, so a signing-key rollover at the IdP needs no restart' },
   { key: 'identity.saml.spEntityId', kind: { type: 'string' }, description: 'our SP entity id (default: <identity.issuer>/saml/metadata)' },
   { key: 'identity.saml.allowIdpInitiated', kind: { type: 'bool' }, default: 'false', description: 'accept unsolicited (IdP-initiated) responses; off: every response must answer one of our requests' },
+  { key: 'identity.saml.requireSignedResponse', kind: { type: 'bool' }, default: 'true', description: 'require the IdP to sign the Response as well as the Assertion; false accepts an unsigned Response around a signed Assertion (a Response signature, if present, must still verify)' },
   { key: 'identity.saml.allowSha1', kind: { type: 'bool' }, default: 'false', description: 'accept RSA-SHA1 signatures and SHA-1 digests (legacy IdPs only)' },
   { key: 'identity.saml.clockSkew', kind: { type: 'duration', minSeconds: 0, maxSeconds: 300 }, default: '60s', description: 'tolerated clock difference with the IdP for NotBefore and NotOnOrAfter' },
   { key: 'identity.saml.requestLifetime', kind: { type: 'duration', minSeconds: 60, maxSeconds: 3600 }, default: '10m', description: 'how long an AuthnRequest id waits for its response (each id is usable once)' },

@@ -21,6 +21,8 @@ const ALLOWED_CANONICALIZATION = new Set([EXC_C14N]);
 export interface ScreenedResponse {
   /** The decoded document, for node-saml to verify; nothing here is trusted yet. */
   readonly xml: string;
+  /** Whether the Response carries a signature (always, unless identity.saml.requireSignedResponse is off). */
+  readonly responseSigned: boolean;
   /** The Response's InResponseTo as sent (unverified: used to find the request, then re-read signed). */
   readonly inResponseTo: string | undefined;
   /** The Assertion's ID as sent (unverified). */
@@ -38,7 +40,7 @@ export interface ScreenedResponse {
  * and algorithms outside the allowed set. The Response and the Assertion must both carry a
  * signature; whether each one verifies is node-saml's check, next.
  */
-export function screenSamlResponse(encoded: string, options: { readonly allowSha1: boolean }): ScreenedResponse {
+export function screenSamlResponse(encoded: string, options: { readonly allowSha1: boolean; readonly requireSignedResponse?: boolean }): ScreenedResponse {
   if (encoded.length > MAX_SAML_RESPONSE_LENGTH) {
     throw refused('IDENTITY_SAML_TOO_LARGE', `the SAMLResponse is larger than ${MAX_SAML_RESPONSE_LENGTH} bytes`, `SAMLResponse of ${encoded.length} characters`);
   }
@@ -89,12 +91,15 @@ export function screenSamlResponse(encoded: string, options: { readonly allowSha
   const responseSignatures = childElements(response, NS.dsig, 'Signature');
   const assertionSignatures = childElements(assertion, NS.dsig, 'Signature');
   const allSignatures = descendants(response, NS.dsig, 'Signature');
-  if (responseSignatures.length === 0) throw wrapped('the Response is not signed');
+  const responseSigned = responseSignatures.length > 0;
+  // identity.saml.requireSignedResponse=false: the Response may come unsigned; if signed, it is checked all the same.
+  if (!responseSigned && options.requireSignedResponse !== false) throw wrapped('the Response is not signed');
   if (assertionSignatures.length === 0) throw wrapped('the Assertion is not signed');
-  if (responseSignatures.length !== 1 || assertionSignatures.length !== 1 || allSignatures.length !== 2) {
-    throw wrapped(`${allSignatures.length} Signature elements where the Response and the Assertion carry one each`);
+  const expected = responseSigned ? 2 : 1;
+  if (responseSignatures.length > 1 || assertionSignatures.length !== 1 || allSignatures.length !== expected) {
+    throw wrapped(`${allSignatures.length} Signature elements where the Assertion${responseSigned ? ' and the Response carry one each' : ' carries one'}`);
   }
-  checkSignature(responseSignatures[0]!, response, options.allowSha1, wrapped);
+  if (responseSigned) checkSignature(responseSignatures[0]!, response, options.allowSha1, wrapped);
   checkSignature(assertionSignatures[0]!, assertion, options.allowSha1, wrapped);
 
   const inResponseTo = response.getAttribute('InResponseTo');
@@ -103,6 +108,7 @@ export function screenSamlResponse(encoded: string, options: { readonly allowSha
   const confirmationData = descendants(assertion, NS.assertion, 'SubjectConfirmationData')[0];
   return {
     xml,
+    responseSigned,
     inResponseTo: inResponseTo === null || inResponseTo === '' ? undefined : inResponseTo,
     assertionId,
     subjectNotBefore: confirmationData?.getAttribute('NotBefore') ?? undefined,

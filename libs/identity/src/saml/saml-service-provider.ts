@@ -134,7 +134,7 @@ export class SamlServiceProvider {
       // The RelayState is checked first: an open redirect is refused before anything is created.
       const returnTo = checkReturnTo(form.RelayState);
       if (typeof form.SAMLResponse !== 'string') throw refused('IDENTITY_SAML_MALFORMED', 'the form has no SAMLResponse field (SAML bindings §3.5.4)', 'no SAMLResponse');
-      const screened = screenSamlResponse(form.SAMLResponse, { allowSha1: this.settings.allowSha1 });
+      const screened = screenSamlResponse(form.SAMLResponse, { allowSha1: this.settings.allowSha1, requireSignedResponse: this.settings.requireSignedResponse });
       if (screened.inResponseTo === undefined && !this.settings.allowIdpInitiated) {
         throw refused('IDENTITY_SAML_UNSOLICITED', 'unsolicited (IdP-initiated) SAML responses are refused; start at /saml/login, or set identity.saml.allowIdpInitiated', 'Response without InResponseTo');
       }
@@ -183,14 +183,19 @@ export class SamlServiceProvider {
    */
   private readVerified(screened: ScreenedResponse, profile: Profile): { inResponseTo: string | undefined; assertionId: string; notOnOrAfter: number } {
     const posted = parseStrictXml(screened.xml, 'IDENTITY_SAML_MALFORMED', 'SAMLResponse');
-    const signedResponseXml = getVerifiedXml(screened.xml, posted.documentElement as never, [...this.idp.signingCertificates]);
+    // A Response signature, when there is one, must verify (node-saml does not insist when
+    // identity.saml.requireSignedResponse is off); when there is none, only the Assertion is read as
+    // signed, and what the Response says is only compared with it.
+    const signedResponseXml = screened.responseSigned ? getVerifiedXml(screened.xml, posted.documentElement as never, [...this.idp.signingCertificates]) : undefined;
     const signedAssertionXml = profile.getAssertionXml?.();
-    if (!signedResponseXml || !signedAssertionXml) throw refused('IDENTITY_SAML_SIGNATURE_INVALID', 'the SAML response signature is missing, invalid or from an untrusted key', 'no verified Response or Assertion');
-    const response = parseStrictXml(signedResponseXml, 'IDENTITY_SAML_MALFORMED', 'signed Response').documentElement!;
+    if ((screened.responseSigned && !signedResponseXml) || !signedAssertionXml) throw refused('IDENTITY_SAML_SIGNATURE_INVALID', 'the SAML response signature is missing, invalid or from an untrusted key', 'no verified Response or Assertion');
+    const response = signedResponseXml ? parseStrictXml(signedResponseXml, 'IDENTITY_SAML_MALFORMED', 'signed Response').documentElement! : posted.documentElement!;
     const assertion = parseStrictXml(signedAssertionXml, 'IDENTITY_SAML_MALFORMED', 'signed Assertion').documentElement!;
 
-    // saml-profiles §4.1.4.5: a signed Response names where it was sent.
-    if (response.getAttribute('Destination') !== this.acsUrl) {
+    // saml-profiles §4.1.4.5: a signed Response names where it was sent (an unsigned one may, and
+    // then must name us too; the signed Recipient below is what binds it to this ACS).
+    const destination = response.getAttribute('Destination');
+    if (destination !== this.acsUrl && (screened.responseSigned || destination !== null)) {
       throw refused('IDENTITY_SAML_DESTINATION', `the SAML response was sent to another service (Destination must be ${this.acsUrl})`, 'Destination mismatch');
     }
     const issuers = [...childElements(response, NS.assertion, 'Issuer'), ...childElements(assertion, NS.assertion, 'Issuer')];
@@ -267,7 +272,7 @@ export class SamlServiceProvider {
       idpIssuer: this.idp.entityId,
       idpCert: [...this.idp.signingCertificates],
       audience: this.entityId,
-      wantAuthnResponseSigned: true,
+      wantAuthnResponseSigned: this.settings.requireSignedResponse,
       wantAssertionsSigned: true,
       validateInResponseTo: this.settings.allowIdpInitiated ? ValidateInResponseTo.ifPresent : ValidateInResponseTo.always,
       requestIdExpirationPeriodMs: this.settings.requestLifetimeSeconds * 1000,
