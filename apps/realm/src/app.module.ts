@@ -1,6 +1,7 @@
 import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { AuditModule } from '@realm/audit';
 import { ConfigModule } from '@realm/config';
+import { type CoreLinkObserver, CoreLinkModule } from '@realm/core-link';
 import { HealthModule, HTTP_ERROR_STATUS, Metrics, MetricsModule } from '@realm/http';
 import { IdentityModule, OAuthModule, SamlLoginModule, ScimModule } from '@realm/identity';
 import { KmsModule } from '@realm/kms';
@@ -25,6 +26,7 @@ class RuntimeLifecycle implements OnApplicationShutdown {
         calls.set({ operation: 'unwrap' }, vault.counters.backendUnwraps);
       },
     });
+    runtime.coreLink?.observe(coreLinkMetrics(metrics));
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -49,10 +51,31 @@ export class AppModule {
         IdentityModule.forRoot(runtime.identity),
         ...(runtime.web ? [SamlLoginModule.forRoot(runtime.web.login), OAuthModule.forRoot(runtime.web.oauth), ScimModule.forRoot(runtime.web.scim)] : []),
         KmsModule.forRoot(runtime.kms),
+        CoreLinkModule.forRoot(runtime.coreLink),
         MetricsModule,
         HealthModule.forRoot({ indicators: [DatabaseHealth, VaultHealth] }),
       ],
       providers: [{ provide: HTTP_ERROR_STATUS, useValue: realmHttpErrorStatus }, { provide: REALM_RUNTIME, useValue: runtime }, RuntimeLifecycle],
     };
   }
+}
+
+/** The link to the core as Prometheus metrics: up or not, connection attempts, relayed batches and their latency. */
+function coreLinkMetrics(metrics: Metrics): CoreLinkObserver {
+  const up = metrics.gauge('realm_core_link_up', '1 while this node\'s link to the core is open (after welcome), else 0');
+  const connects = metrics.counter('realm_core_link_connects_total', 'Link connection attempts, by outcome', ['outcome']);
+  const batches = metrics.counter('realm_core_link_batches_total', 'kms.request batches relayed by the core, by outcome (answered, refused, lost)', ['outcome']);
+  const messages = metrics.counter('realm_core_link_messages_total', 'KMS messages in relayed batches, by outcome', ['outcome']);
+  const latency = metrics.histogram('realm_core_link_batch_duration_seconds', 'From a kms.request arriving to its answer being sent', ['outcome']);
+  const inFlight = metrics.gauge('realm_core_link_in_flight', 'Relayed batches being processed now');
+  return {
+    linkUp: (open) => up.set(open ? 1 : 0),
+    connectAttempt: (outcome) => connects.inc({ outcome }),
+    batch: (outcome, count, seconds) => {
+      batches.inc({ outcome });
+      messages.inc({ outcome }, count);
+      latency.observe({ outcome }, seconds);
+    },
+    inFlight: (count) => inFlight.set(count),
+  };
 }

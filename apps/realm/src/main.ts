@@ -35,6 +35,9 @@ async function main(): Promise<void> {
     const tls = await loadTlsMaterial(config, log);
     const app = await createHttpsApp(AppModule.forRoot(runtime), config, log, tls);
     await app.listen(config.http.port, config.http.host);
+    // The outbound link to the core (coreLink.url): relayed batches arrive only once we can serve them.
+    const coreLink = runtime.coreLink;
+    coreLink?.start();
     // SIGTERM (systemd, Docker) and SIGINT (Ctrl-C): stop accepting requests, run every shutdown
     // hook (the audit log's final checkpoint, the HSM logout, the database close), exit 0.
     let stopping = false;
@@ -42,7 +45,8 @@ async function main(): Promise<void> {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping');
-      app.close().then(
+      // The link drains first (its batches in flight are answered), then Nest and the runtime close.
+      (coreLink?.close() ?? Promise.resolve()).then(() => app.close()).then(
         () => log.flush(() => process.exit(0)),
         (error: unknown) => {
           log.error({ err: error }, 'stop failed');

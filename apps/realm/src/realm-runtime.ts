@@ -1,21 +1,24 @@
 import { readFileSync } from 'node:fs';
+import cluster from 'node:cluster';
 import { hostname } from 'node:os';
 import { describeError } from '@realm/errors';
 import type { RealmConfig } from '@realm/config';
 import { AUDIT_ENTITIES, AUDIT_MIGRATIONS, AuditLog } from '@realm/audit';
+import { CORE_LINK_ENTITIES, CORE_LINK_MIGRATIONS, type CoreLink, openCoreLink } from '@realm/core-link';
 import { IDENTITY_ENTITIES, IDENTITY_MIGRATIONS, fetchIdpMetadata, type Identity, IdentityError, type OAuthServer, openIdentity, openOAuth, openSamlLogin, openScim, type SamlLogin, type Scim } from '@realm/identity';
 import { createKmsRuntime, IdentityAuthenticator, KMS_ENTITIES, KMS_MIGRATIONS, type KmsPipelineObserver, type KmsRuntime } from '@realm/kms';
 import { Database, type MigrationClass, type PortableEntity } from '@realm/persistence';
 import { createBackend, KeyVault, VAULT_ENTITIES, VAULT_MIGRATIONS, VaultError } from '@realm/vault';
 
 /** Every table of the appliance, and the migrations that create them, in one place. */
-export const REALM_ENTITIES: readonly PortableEntity<object>[] = [...VAULT_ENTITIES, ...AUDIT_ENTITIES, ...IDENTITY_ENTITIES, ...KMS_ENTITIES];
-export const REALM_MIGRATIONS: readonly MigrationClass[] = [...VAULT_MIGRATIONS, ...AUDIT_MIGRATIONS, ...IDENTITY_MIGRATIONS, ...KMS_MIGRATIONS];
+export const REALM_ENTITIES: readonly PortableEntity<object>[] = [...VAULT_ENTITIES, ...AUDIT_ENTITIES, ...IDENTITY_ENTITIES, ...KMS_ENTITIES, ...CORE_LINK_ENTITIES];
+export const REALM_MIGRATIONS: readonly MigrationClass[] = [...VAULT_MIGRATIONS, ...AUDIT_MIGRATIONS, ...IDENTITY_MIGRATIONS, ...KMS_MIGRATIONS, ...CORE_LINK_MIGRATIONS];
 
 /** What the runtime reports while it starts (a pino logger fits). */
 export interface RuntimeLog {
   info(object: object, message: string): void;
   warn(object: object, message: string): void;
+  error?(object: object, message: string): void;
 }
 
 export interface RealmRuntime {
@@ -27,6 +30,8 @@ export interface RealmRuntime {
   readonly kms: KmsRuntime;
   /** What users and provisioning reach over HTTP: SAML login and sessions, the OAuth server, SCIM (the appliance only). */
   readonly web?: IdentityWeb;
+  /** This node's link to the hosted core (the appliance, when coreLink.url is set); started once the app listens. */
+  readonly coreLink?: CoreLink;
   /** Writes `realm.stop`, seals the audit log with a checkpoint, logs out of the HSM, closes the database. */
   close(): Promise<void>;
 }
@@ -178,6 +183,20 @@ export async function openRealmRuntime(config: RealmConfig, log: RuntimeLog, opt
     if ((await kms.staticKey.current()).chain.length === 0) {
       log.warn({ kid: (await kms.staticKey.current()).uri }, 'the KMS static key has no certificate yet: clients will refuse it until one is imported (realmctl kms csr, then realmctl kms import-certificate)');
     }
+    // Each appliance process (each worker with http.workers > 1) is a link node of its own.
+    const coreLink =
+      options.component === 'appliance'
+        ? openCoreLink({
+            config,
+            db,
+            vault,
+            audit,
+            serviceCa: identity.serviceCa,
+            kms: kms.service,
+            log: { info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m), error: (o, m) => (log.error ?? log.warn).call(log, o, m) },
+            ...(cluster.isWorker && cluster.worker && { workerId: cluster.worker.id }),
+          })
+        : undefined;
     const actor = { type: 'system' as const, id: `${options.component}@${hostname()}` };
     await audit.record({ action: `${options.component}.start`, outcome: 'success', actor, details: { backend: config.vault.backend, database: config.database.driver, env: config.env } });
     const opened = vault;
@@ -189,7 +208,10 @@ export async function openRealmRuntime(config: RealmConfig, log: RuntimeLog, opt
       identity,
       kms,
       ...(web && { web }),
+      ...(coreLink && { coreLink }),
       async close() {
+        // First, so that batches in flight are answered while the KMS is still open.
+        await coreLink?.close();
         web?.close();
         kms.close();
         try {

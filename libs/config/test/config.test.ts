@@ -126,6 +126,28 @@ describe('configuration', () => {
   });
 });
 
+describe('coreLink settings', () => {
+  it('are off without coreLink.url, all-or-nothing with it, and resolve durations to milliseconds', () => {
+    assert.equal(loadConfig({ env: {}, cwd: dir }).coreLink, undefined);
+    const config = loadConfig({ env: { REALM_CORE_LINK_URL: 'wss://core.example/link/v1', REALM_CORE_LINK_CA_FILE: 'core-ca.pem', REALM_CORE_LINK_HEARTBEAT_INTERVAL: '20s' }, cwd: dir });
+    assert.deepEqual(config.coreLink, {
+      url: 'wss://core.example/link/v1',
+      caFile: join(dir, 'core-ca.pem'),
+      maxInFlight: 32,
+      heartbeatIntervalMs: 20_000,
+      heartbeatTimeoutMs: 10_000,
+      reconnectBaseMs: 500,
+      reconnectMaxMs: 30_000,
+      drainTimeoutMs: 10_000,
+      certificateDays: 30,
+    });
+    assert.match(configError({ REALM_CORE_LINK_URL: 'wss://core.example/link/v1' }).message, /coreLink\.caFile \(REALM_CORE_LINK_CA_FILE\) must be set/);
+    assert.match(configError({ REALM_CORE_LINK_URL: 'https://core.example/link/v1', REALM_CORE_LINK_CA_FILE: 'x' }).message, /coreLink\.url .*wss:\/\//);
+    assert.match(configError({ REALM_CORE_LINK_CA_FILE: 'x' }).message, /coreLink\.caFile .* is set but coreLink\.url/);
+    assert.match(configError({ REALM_CORE_LINK_URL: 'wss://core.example/link/v1', REALM_CORE_LINK_CA_FILE: 'x', REALM_CORE_LINK_RECONNECT_BASE_MS: '5000', REALM_CORE_LINK_RECONNECT_MAX_MS: '1000' }).message, /reconnectMaxMs/);
+  });
+});
+
 describe('README configuration table', () => {
   it('is the table generated from the schema (regenerate with: node -e "import(\'@realm/config\').then(m => console.log(m.settingsTable()))")', async () => {
     const { readFileSync } = await import('node:fs');

@@ -1,4 +1,5 @@
 export { HttpsKmsTransport } from './https-transport.js';
+export { CoreKmsTransport, CoreRelayError, type CoreKmsTransportOptions, type CoreRelayFailure } from './core-transport.js';
 export {
   jwkThumbprint,
   KmsClient,
