@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import type { AuditEvent, AuditLog } from '@realm/audit';
 import { KmsError, kmsStatusOf, type StaticPublicJwk } from '@realm/kms';
 import type { LinkCredentials } from '../identity/link-identity.js';
-import { fullJitterDelay } from './backoff.js';
+import { fullJitterDelay, uniformRandom } from './backoff.js';
 import { type ApplianceFrame, type CoreFrame, FrameViolation, type KmsRequestFrame, LINK_PROTOCOL_VERSION, LINK_SUBPROTOCOL, MAX_FRAME_BYTES, parseCoreFrame, type WelcomeFrame } from './link-frames.js';
 
 export type CoreLinkState = 'stopped' | 'connecting' | 'open' | 'backoff' | 'draining' | 'closed';
@@ -142,7 +142,7 @@ export class CoreLink extends EventEmitter {
     private readonly deps: CoreLinkDependencies,
   ) {
     super();
-    this.random = options.random ?? Math.random;
+    this.random = options.random ?? uniformRandom;
     this.actor = { type: 'system', id: `core-link:${options.nodeId}` };
   }
 
