@@ -350,7 +350,7 @@ export class RealmClient {
 
   /** Reconnects the events socket with backoff and full jitter; `activitiesSince` replays what was missed. */
   private scheduleReconnect(attempt: number): void {
-    const delay = (randomInt(0, 2 ** 48) / 2 ** 48) * Math.min(30_000, 250 * 2 ** attempt);
+    const delay = (randomInt(0, 2 ** 47) / 2 ** 47) * Math.min(30_000, 250 * 2 ** attempt);
     this.reconnectTimer = setTimeout(() => {
       if (this.closed) return;
       this.connectEvents().catch(() => this.scheduleReconnect(attempt + 1));

@@ -10,5 +10,5 @@ export function fullJitterDelay(attempt: number, baseMs: number, maxMs: number, 
 
 /** A uniform number in [0, 1) from the CSPRNG: the project draws every random number there, jitter included. */
 export function uniformRandom(): number {
-  return randomInt(0, 2 ** 48) / 2 ** 48;
+  return randomInt(0, 2 ** 47) / 2 ** 47;
 }
