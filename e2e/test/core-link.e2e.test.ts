@@ -8,71 +8,16 @@
  * output hold no token and no key.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CoreKmsTransport, CoreRelayError, KmsClient } from '@realm/kms-client';
 import { Database } from '@realm/persistence';
-import { makeTempDir, onLines, realmctl, repoRoot, type RunningAppliance, startAppliance, testConfig, testDatabases } from '@realm/testing';
+import { makeTempDir, realmctl, type RunningAppliance, startAppliance, testConfig, testDatabases } from '@realm/testing';
+import { type CoreProcess, coreCall, eventually, startCoreProcess } from './core-support.js';
 import { freePort } from './support.js';
 
-const CORE_SIM_MAIN = join(repoRoot, 'apps/core-sim/dist/src/main.js');
 const CONTROL = 'e2e-core-link-control';
-
-interface CoreProcess {
-  readonly url: string;
-  readonly caPem: string;
-  readonly linkUrl: string;
-  readonly caFile: string;
-  readonly child: ChildProcess;
-  stop(): Promise<number | null>;
-}
-
-/** Starts apps/core-sim as a process and reads its `listening` line. */
-function startCoreProcess(env: Record<string, string>, output: string[]): Promise<CoreProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CORE_SIM_MAIN], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-    let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => {
-      stderr += c.toString();
-      output.push(c.toString());
-    });
-    onLines(child.stdout!, (line) => {
-      output.push(line);
-      const entry = JSON.parse(line) as Record<string, string>;
-      if (entry.msg === 'listening') {
-        resolve({ url: entry.url!, linkUrl: entry.linkUrl!, caFile: entry.caFile!, caPem: readFileSync(entry.caFile!, 'utf8'), child, stop: () => (child.kill('SIGTERM'), exited) });
-      }
-    });
-    void exited.then((code) => reject(new Error(`core-sim exited with ${code}: ${stderr}`)));
-  });
-}
-
-function coreCall(core: { url: string; caPem: string }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  const text = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(`${core.url}${path}`, { method, ca: core.caPem, headers: { ...(text !== undefined && { 'content-type': 'application/json' }), ...headers } }, (res) => {
-      let data = '';
-      res.on('data', (c: Buffer) => (data += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data ? JSON.parse(data) : undefined }));
-    });
-    req.on('error', reject);
-    req.end(text);
-  });
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 for (const database of testDatabases()) {
   // SQLite: one appliance with two worker processes; PostgreSQL: two appliance processes on one database.

@@ -89,7 +89,13 @@ export async function startCoreSim(options: CoreSimOptions): Promise<CoreSim> {
   const eventsWss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
 
   server.on('request', (req, res) => void api.handle(req, res));
+  // Set at stop: an upgrade that arrives while stopping would hold server.close() open for ever.
+  let closing = false;
   server.on('upgrade', (req: IncomingMessage, socket: TLSSocket, head: Buffer) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
     const url = new URL(req.url ?? '/', 'https://core');
     if (url.pathname === '/link/v1') {
       const cert = socket.getPeerCertificate();
@@ -133,6 +139,7 @@ export async function startCoreSim(options: CoreSimOptions): Promise<CoreSim> {
     kmsCluster,
     stop: () =>
       (stopping ??= (async () => {
+        closing = true;
         relay.shutdown();
         events.close();
         // Give peers a moment to complete the closing handshake (1001), then cut what is left.
@@ -140,7 +147,13 @@ export async function startCoreSim(options: CoreSimOptions): Promise<CoreSim> {
         while (linkWss.clients.size + eventsWss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
         for (const wss of [linkWss, eventsWss]) for (const ws of wss.clients) ws.terminate();
         server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Upgraded sockets are not HTTP connections: whatever is still open is cut, and the store
+        // closes after at most two seconds whatever a peer does.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))]);
+        clearTimeout(timer);
+        for (const wss of [linkWss, eventsWss]) for (const ws of wss.clients) ws.terminate();
         store.close();
       })()),
   };

@@ -85,6 +85,8 @@ interface Pending {
   readonly started: number;
   requestId: string;
   timeoutMs: number;
+  /** How many times it was sent. */
+  attempts: number;
   timer?: NodeJS.Timeout;
   resolve(body: Record<string, unknown>): void;
   reject(error: unknown): void;
@@ -146,9 +148,37 @@ export class KmsClient {
     }
   }
 
+  /**
+   * create /resources {authIds, keyUris}. A creation retried after a lost or late answer meets its
+   * keys already bound (409: keys are bound once); if the first attempt made the resource that was
+   * asked for, that is the success it looks like, as for {@link bindKey}.
+   */
   async createResource(options: { authIds?: string[]; keyUris?: string[] }): Promise<KmsResource> {
-    const body = await this.request({ method: 'create', uri: '/resources', ...(options.authIds && { authIds: options.authIds }), ...(options.keyUris && { keyUris: options.keyUris }) });
-    return body.resource as KmsResource;
+    try {
+      const body = await this.request({ method: 'create', uri: '/resources', ...(options.authIds && { authIds: options.authIds }), ...(options.keyUris && { keyUris: options.keyUris }) });
+      return body.resource as KmsResource;
+    } catch (error) {
+      if (error instanceof KmsClientError && error.status === 409 && options.keyUris && options.keyUris.length > 0) {
+        const earlier = await this.resourceMadeOf(options.keyUris, options.authIds ?? []).catch(() => undefined);
+        if (earlier) return earlier;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * The resource the caller's keys are bound to, if it holds exactly `keyUris` and authorizes every
+   * one of `authIds`. Only the caller can bind its own unbound keys, so that resource is the one an
+   * earlier attempt of the same creation made.
+   */
+  private async resourceMadeOf(keyUris: string[], authIds: string[]): Promise<KmsResource | undefined> {
+    const { resourceUri } = await this.retrieveKey(keyUris[0]!);
+    if (resourceUri === undefined) return undefined;
+    const resource = await this.retrieveResource(resourceUri);
+    const asked = new Set(keyUris);
+    if (resource.keyUris.length !== asked.size || !resource.keyUris.every((uri) => asked.has(uri))) return undefined;
+    const members = new Set((await this.listAuthorizations(resourceUri)).map((a) => a.authId));
+    return authIds.every((id) => members.has(id)) ? resource : undefined;
   }
 
   async retrieveResource(uri: string, options: { onBehalfOf?: string } = {}): Promise<KmsResource> {
@@ -229,6 +259,7 @@ export class KmsClient {
         started: Date.now(),
         requestId: randomUUID(),
         timeoutMs: this.t.initialMs,
+        attempts: 0,
         resolve,
         reject,
       };
@@ -254,10 +285,19 @@ export class KmsClient {
       channel = await this.ensureChannel();
       credential = await this.options.credential();
     } catch (error) {
-      for (const p of batch) p.reject(error);
+      for (const p of batch) {
+        if (!this.keepsRetrying(error, p)) {
+          p.reject(error);
+          continue;
+        }
+        // Pending (so that close() ends it) under a requestId that was never sent.
+        this.pending.set(p.requestId, p);
+        this.arm(p);
+      }
       return;
     }
     const messages = batch.map((p) => {
+      p.attempts++;
       this.pending.set(p.requestId, p);
       this.arm(p);
       const { onBehalfOf, ...fields } = p.body;
@@ -265,6 +305,18 @@ export class KmsClient {
       return encryptDirA256Gcm(channel.key, channel.uri, Buffer.from(JSON.stringify({ ...fields, uri: this.absolute(fields.uri as string), client, requestId: p.requestId })));
     });
     await this.options.transport.send(this.staticKey!.cluster, messages).catch(() => undefined);
+  }
+
+  /**
+   * Whether a request whose channel could not be (re)negotiated keeps its retry schedule rather than
+   * failing: when the handshake went unanswered (a core may drop or delay it), or when the transport
+   * refused it while the request was already under way (a new request learns of an outage at once;
+   * one that is retrying rides it out until giveUpAfterMs, as it does on an open channel). What the
+   * KMS refused (an untrusted static key, a 401) fails at once.
+   */
+  private keepsRetrying(error: unknown, p: Pending): boolean {
+    if (error instanceof KmsClientError) return error.code === 'KMS_CLIENT_TIMEOUT';
+    return p.attempts > 0;
   }
 
   /** Doubling timeout per attempt; a stuck request renegotiates; past the deadline it fails. */
