@@ -273,6 +273,24 @@ for (const database of testDatabases()) {
       for (const l of await links()) assert.ok(l.dispatched > 0, `${l.nodeId} served relayed batches`);
     });
 
+    it('replays a captured handshake: the KMS opens no channel for it and answers with a signed 409', async () => {
+      const before = await snapshot();
+      const handshakeAnswers: string[] = [];
+      for (const batch of (await captured()).filter((b) => b.userId === 'alice' && b.messageCount === 1)) {
+        const answer = (await control('POST', '/replay', { batchId: batch.batchId })) as { kmsMessages?: string[] };
+        const [message] = answer.kmsMessages ?? [];
+        // A handshake is answered by a JWS signed with the static key; requests on a channel by a JWE.
+        if (message !== undefined && peekCompactHeader(message).kind === 'jws') handshakeAnswers.push(message);
+      }
+      assert.ok(handshakeAnswers.length >= 1, 'the core captured at least one of alice’s handshakes');
+      for (const message of handshakeAnswers) {
+        const answer = signedAnswer(message);
+        assert.equal(answer.status, 409);
+        assert.match(answer.reason ?? '', /handshake was already used/);
+      }
+      assert.deepEqual(await snapshot(), before, 'a replayed handshake changed the KMS state (a channel, a sealed key)');
+    });
+
     it('swaps two users’ batches: answers nobody can use are ignored, the clients retry, and each operation applies once', async () => {
       await Promise.all([aliceDevice.client.ping(), bobDevice.client.ping()]);
       const [aliceKey] = await aliceDevice.client.createKeys(1);

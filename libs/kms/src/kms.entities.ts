@@ -119,6 +119,21 @@ export const KmsReplayEntity = defineEntity<KmsReplayRow>({
   },
 });
 
+/** A handshake seen (SHA-256 of its compact JWE, hex), until no credential it can carry is valid. */
+export interface KmsHandshakeRow {
+  digest: string;
+  expiresAt: Date;
+}
+
+export const KmsHandshakeEntity = defineEntity<KmsHandshakeRow>({
+  name: 'kms_handshakes',
+  columns: {
+    digest: { column: 'digest', type: 'string', length: 64, primary: true },
+    expiresAt: { column: 'expires_at', type: 'timestamp' },
+  },
+  indices: [{ name: 'kms_handshakes_expires_at', columns: ['expires_at'] }],
+});
+
 export const KmsStaticKeyEntity = defineEntity<KmsStaticKeyRow>({
   name: 'kms_static_keys',
   columns: {
@@ -130,4 +145,4 @@ export const KmsStaticKeyEntity = defineEntity<KmsStaticKeyRow>({
   },
 });
 
-export const KMS_ENTITIES = [KmsKeyEntity, KmsResourceEntity, KmsAuthorizationEntity, KmsChannelEntity, KmsReplayEntity, KmsStaticKeyEntity];
+export const KMS_ENTITIES = [KmsKeyEntity, KmsResourceEntity, KmsAuthorizationEntity, KmsChannelEntity, KmsReplayEntity, KmsHandshakeEntity, KmsStaticKeyEntity];

@@ -11,6 +11,7 @@ import { KMS_ENTITIES } from '../src/kms.entities.js';
 import { KMS_MIGRATIONS } from '../src/migrations/index.js';
 import { KmsUris } from '../src/protocol/kms-uris.js';
 import { KmsChannelRepository } from '../src/repositories/channel.repository.js';
+import type { KmsError } from '../src/kms.error.js';
 
 for (const database of testDatabases()) {
   describe(`KMS channels on ${database.name}`, () => {
@@ -27,7 +28,7 @@ for (const database of testDatabases()) {
       const otherNode = new KmsChannels(db, vault, new KmsChannelRepository(db), uris, config.kms, () => now);
       try {
         const client = generateEphemeralP256();
-        const negotiated = await channels.negotiate('user:alice', 'laptop', { ...client.publicJwk, d: 'ignored-private-part' }, 'kms://kms.realm.test/statickeys/1');
+        const negotiated = await channels.negotiate('user:alice', 'laptop', { ...client.publicJwk, d: 'ignored-private-part' }, 'kms://kms.realm.test/statickeys/1', 'handshake-1');
         const clientKey = deriveChannelKey(client.privateKey, importP256PublicJwk(negotiated.jwk));
         const onOtherNode = await otherNode.find(negotiated.uri);
         assert.ok(onOtherNode, 'a channel negotiated on one node is found on another');
@@ -49,12 +50,21 @@ for (const database of testDatabases()) {
         assert.equal(await vault.getKey(negotiated.uri), undefined, 'the sealed channel key is gone with it');
 
         now -= 10 * 60 * 1000;
-        const second = await channels.negotiate('user:alice', 'laptop', generateEphemeralP256().publicJwk, 'kms://kms.realm.test/statickeys/1');
+        const second = await channels.negotiate('user:alice', 'laptop', generateEphemeralP256().publicJwk, 'kms://kms.realm.test/statickeys/1', 'handshake-2');
+        // The same handshake again, on either node, opens nothing (a relay replaying what it captured).
+        const channelsBefore = await db.query<{ n: number | string }[]>('SELECT COUNT(*) AS n FROM kms_channels');
+        await assert.rejects(otherNode.negotiate('user:alice', 'laptop', generateEphemeralP256().publicJwk, 'kms://kms.realm.test/statickeys/1', 'handshake-2'), (error: KmsError) => error.code === 'KMS_REPLAY');
+        await assert.rejects(channels.negotiate('user:alice', 'laptop', generateEphemeralP256().publicJwk, 'kms://kms.realm.test/statickeys/1', 'handshake-1'), (error: KmsError) => error.code === 'KMS_REPLAY');
+        assert.deepEqual(await db.query('SELECT COUNT(*) AS n FROM kms_channels'), channelsBefore, 'no channel made by a replay');
         await assert.rejects(otherNode.delete(second.uri, 'user:mallory'), /no such ephemeral key, or not authorized/);
         await otherNode.find(second.uri);
         await channels.delete(second.uri, 'user:alice');
         assert.equal((await otherNode.recordRequests([{ channelUri: second.uri, requestId: randomUUID() }]))[0]?.code, 'KMS_CHANNEL_INVALID', 'a channel deleted on one node is refused on another');
-        await assert.rejects(channels.negotiate('user:alice', 'laptop', { kty: 'EC', crv: 'P-384', x: 'AA', y: 'AA' }, 'x'), /P-256/);
+        await assert.rejects(channels.negotiate('user:alice', 'laptop', { kty: 'EC', crv: 'P-384', x: 'AA', y: 'AA' }, 'x', 'handshake-3'), /P-256/);
+        // Handshakes are forgotten once no credential they carry can be valid (two hours).
+        now += 2 * 3600 * 1000 + 1;
+        await channels.purgeExpired();
+        assert.ok(await channels.negotiate('user:alice', 'laptop', generateEphemeralP256().publicJwk, 'kms://kms.realm.test/statickeys/1', 'handshake-1'));
       } finally {
         vault.close();
         await db.close();

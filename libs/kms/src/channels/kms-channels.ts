@@ -1,4 +1,4 @@
-import { createSecretKey, type KeyObject, randomUUID } from 'node:crypto';
+import { createHash, createSecretKey, type KeyObject, randomUUID } from 'node:crypto';
 import type { RealmConfig } from '@realm/config';
 import { deriveChannelKey, generateEphemeralP256, importP256PublicJwk } from '@realm/crypto';
 import { type Database, isForeignKeyViolation, isUniqueViolation } from '@realm/persistence';
@@ -23,6 +23,9 @@ export interface NegotiatedChannel {
 }
 
 const CACHE_LIMIT = 10_000;
+// Longer than any credential a handshake can carry stays valid: access tokens live at most one
+// hour (identity.accessTokenLifetime), proofs of possession minutes; plus clock tolerance.
+const HANDSHAKE_RETENTION_MS = 2 * 3600 * 1000;
 
 /**
  * ECDHE channels (draft §5.1): P-256 key agreement, then HKDF-SHA256 with an empty salt to a
@@ -42,8 +45,13 @@ export class KmsChannels {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Runs the KMS side of the handshake for an authenticated principal. */
-  async negotiate(principalId: string, clientId: string, clientJwk: unknown, staticKeyUri: string): Promise<NegotiatedChannel> {
+  /**
+   * Runs the KMS side of the handshake for an authenticated principal. `handshake` is the compact
+   * JWE as received: it is recorded with the channel, so the same handshake replayed (by a relay
+   * that captured it) opens nothing, on any node, for as long as a credential it carries can be
+   * valid — it would not give the relay the channel key, but it would change the KMS's state.
+   */
+  async negotiate(principalId: string, clientId: string, clientJwk: unknown, staticKeyUri: string, handshake: string): Promise<NegotiatedChannel> {
     let peer: KeyObject;
     try {
       peer = importP256PublicJwk(clientJwk);
@@ -62,10 +70,18 @@ export class KmsChannels {
       expirationDate: new Date(now.getTime() + this.config.channelLifetimeSeconds * 1000),
     };
     const sealed = await this.vault.seal(row.uri, shared);
-    await this.db.write(async (tx) => {
-      await this.channels.insert(row, tx);
-      await this.vault.store([sealed], tx);
-    });
+    const digest = createHash('sha256').update(handshake, 'utf8').digest('hex');
+    try {
+      await this.db.write(async (tx) => {
+        await this.channels.insertHandshake({ digest, expiresAt: new Date(now.getTime() + HANDSHAKE_RETENTION_MS) }, tx);
+        await this.channels.insert(row, tx);
+        await this.vault.store([sealed], tx);
+      });
+    } catch (error) {
+      shared.fill(0);
+      if (isUniqueViolation(error)) throw new KmsError('KMS_REPLAY', 'this handshake was already used: negotiate with a new ephemeral key');
+      throw error;
+    }
     this.remember({ row, key: createSecretKey(shared) });
     shared.fill(0);
     return { uri: row.uri, jwk: ephemeral.publicJwk, createDate: row.createDate, expirationDate: row.expirationDate };
@@ -125,8 +141,9 @@ export class KmsChannels {
     this.cache.delete(uri);
   }
 
-  /** Removes channels that expired, their replay rows and their sealed keys; run periodically. */
+  /** Removes channels that expired, their replay rows and their sealed keys, and handshakes past retention; run periodically. */
   async purgeExpired(): Promise<number> {
+    await this.channels.deleteExpiredHandshakes(new Date(this.clock()));
     const uris = await this.channels.expired(new Date(this.clock()), 1000);
     await this.db.write(async (tx) => {
       await this.channels.deleteMany(uris, tx);

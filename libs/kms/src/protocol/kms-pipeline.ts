@@ -166,7 +166,7 @@ export class KmsPipeline {
       principal = await this.authenticator.authenticate(request.credential, { requestId: request.requestId, handshakeJwk: request.body.jwk }).catch((error: unknown) => {
         throw withRequestId(asKmsError(error, 'KMS_UNAUTHENTICATED'), request.requestId);
       });
-      const channel = await this.channels.negotiate(principal.principalId, request.clientId, request.body.jwk, active.uri).catch((error: unknown) => {
+      const channel = await this.channels.negotiate(principal.principalId, request.clientId, request.body.jwk, active.uri, message).catch((error: unknown) => {
         throw withRequestId(asKmsError(error, 'KMS_INTERNAL'), request.requestId);
       });
       const body = {

@@ -1,6 +1,6 @@
 import { In, LessThan } from 'typeorm';
 import { Database, RowStatements, type Tx } from '@realm/persistence';
-import { KmsChannelEntity, type KmsChannelRow, KmsReplayEntity, type KmsReplayRow } from '../kms.entities.js';
+import { KmsChannelEntity, type KmsChannelRow, KmsHandshakeEntity, type KmsHandshakeRow, KmsReplayEntity, type KmsReplayRow } from '../kms.entities.js';
 
 /** ECDHE channels and the per-channel replay cache, shared by every node through the database. */
 export class KmsChannelRepository {
@@ -48,6 +48,16 @@ export class KmsChannelRepository {
     });
     await replays.insert(fresh);
     return outcome;
+  }
+
+  /** Records a handshake; a second one with the same digest fails on the primary key (a replay). */
+  async insertHandshake(row: KmsHandshakeRow, tx: Tx): Promise<void> {
+    await tx.manager.getRepository<KmsHandshakeRow>(KmsHandshakeEntity.name).insert(row);
+  }
+
+  /** Forgets handshakes whose credentials can no longer be valid. */
+  async deleteExpiredHandshakes(now: Date): Promise<void> {
+    await this.db.write((tx) => tx.manager.getRepository<KmsHandshakeRow>(KmsHandshakeEntity.name).delete({ expiresAt: LessThan(now) }));
   }
 
   /** URIs of channels that expired before `now`, oldest first. */
