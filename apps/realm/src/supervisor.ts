@@ -7,6 +7,8 @@ import { openRealmRuntime } from './realm-runtime.js';
 // closed) rather than loop on a fault such as a lost HSM or a full disk.
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
+// How long workers get for their shutdown hooks (the audit checkpoint, the HSM logout) after SIGTERM.
+const STOP_TIMEOUT_MS = 30_000;
 
 /**
  * With http.workers > 1 the appliance runs as a supervisor and that many worker processes sharing
@@ -67,6 +69,16 @@ export async function superviseWorkers(config: RealmConfig, log: Logger): Promis
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     if (workers.length === 0) log.flush(() => process.exit(exitCode));
     for (const worker of workers) worker.process.kill('SIGTERM');
+    // A worker that does not finish its shutdown hooks in time is killed: the supervisor must end.
+    setTimeout(() => {
+      for (const worker of Object.values(cluster.workers ?? {})) {
+        if (worker && !worker.isDead()) {
+          log.error({ pid: worker.process.pid }, 'appliance worker did not stop in time: killed');
+          worker.process.kill('SIGKILL');
+        }
+      }
+      exitCode = 1;
+    }, STOP_TIMEOUT_MS).unref();
   }
   process.once('SIGTERM', () => {
     log.info({ signal: 'SIGTERM' }, 'stopping');
