@@ -20,9 +20,8 @@ import { availableParallelism } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decryptDirA256Gcm, encryptDirA256Gcm } from '@realm/crypto';
-import { openDatabaseAndVault, openIdentityAndKms } from '@realm/realm/runtime';
-import { AuditLog } from '@realm/audit';
-import { makeTempDir, repoRoot, runNode, startAppliance, testConfig, testDatabases } from '@realm/testing';
+import { provisionBenchUsers } from './bench-users.js';
+import { makeTempDir, repoRoot, runNode, startAppliance, testDatabases } from '@realm/testing';
 
 const CHANNELS = Number(process.env.REALM_TEST_BENCH_CHANNELS ?? 100);
 const BATCH = 50;
@@ -46,26 +45,6 @@ function floor(): number {
   return n / ((performance.now() - start) / 1000);
 }
 
-/** Users and their tokens, made in-process on the appliance's database (realmctl would take a second each). */
-async function provision(env: Record<string, string>): Promise<string> {
-  const config = testConfig(env);
-  const { db, vault } = await openDatabaseAndVault(config);
-  const audit = await AuditLog.open(db, vault, { checkpointEvery: config.audit.checkpointEvery, checkpointIntervalSeconds: config.audit.checkpointIntervalSeconds });
-  const { identity, kms } = await openIdentityAndKms(config, db, vault, audit, { initialize: false });
-  const tokens: string[] = [];
-  for (let i = 0; i < CHANNELS; i++) {
-    const user = await identity.principals.createUser({ userName: `bench-${i}-${randomUUID().slice(0, 8)}` });
-    tokens.push((await identity.tokens.issueAccessToken(user.id, { audience: 'kms', clientId: 'bench', lifetimeSeconds: 1800 })).accessToken);
-  }
-  kms.close();
-  await audit.close();
-  vault.close();
-  await db.close();
-  const file = join(makeTempDir('realm-bench-tokens-'), 'tokens.txt');
-  writeFileSync(file, tokens.join('\n'), { mode: 0o600 });
-  return file;
-}
-
 interface LoadResult {
   retrievalsPerSecond: number;
   saturatedBatchP50Ms: number;
@@ -86,7 +65,7 @@ async function run(database: ReturnType<typeof testDatabases>[number]) {
   const nodeArgs = (process.env.REALM_TEST_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
   const app = await startAppliance({ ...env, REALM_LOG_LEVEL: 'info', REALM_HTTP_WORKERS: String(WORKERS) }, undefined, nodeArgs);
   try {
-    const tokensFile = await provision(env);
+    const tokensFile = await provisionBenchUsers(env, CHANNELS, 'bench');
     const kmsCa = join(makeTempDir('realm-bench-ca-'), 'ca.pem');
     const caPem = await runNode(join(repoRoot, 'apps/realmctl/dist/src/main.js'), ['ca', 'certificate'], env);
     writeFileSync(kmsCa, caPem.stdout);

@@ -11,40 +11,18 @@
  * No target: the figure is the ratio relayed / direct. The run fails only if a request fails.
  * SQLite (the embedded default). Last line: one JSON object.
  */
-import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog } from '@realm/audit';
-import { openDatabaseAndVault, openIdentityAndKms } from '@realm/realm/runtime';
-import { makeTempDir, onLines, realmctl, repoRoot, runNode, startAppliance, testConfig, testDatabases } from '@realm/testing';
+import { provisionBenchUsers } from './bench-users.js';
+import { makeTempDir, onLines, realmctl, repoRoot, runNode, startAppliance, testDatabases } from '@realm/testing';
 
 const CHANNELS = Number(process.env.REALM_TEST_BENCH_RELAY_CHANNELS ?? 20);
 const BATCH = 50;
 const WORKERS = Number(process.env.REALM_TEST_BENCH_WORKERS ?? availableParallelism());
 const SECONDS = Number(process.env.REALM_TEST_BENCH_SECONDS ?? 10);
-
-/** Users and their tokens, made in-process on the appliance's database (realmctl would take a second each), as kms.bench does. */
-async function provision(env: Record<string, string>): Promise<string> {
-  const config = testConfig(env);
-  const { db, vault } = await openDatabaseAndVault(config);
-  const audit = await AuditLog.open(db, vault, { checkpointEvery: config.audit.checkpointEvery, checkpointIntervalSeconds: config.audit.checkpointIntervalSeconds });
-  const { identity, kms } = await openIdentityAndKms(config, db, vault, audit, { initialize: false });
-  const tokens: string[] = [];
-  for (let i = 0; i < CHANNELS; i++) {
-    const user = await identity.principals.createUser({ userName: `relay-bench-${i}-${randomUUID().slice(0, 8)}` });
-    tokens.push((await identity.tokens.issueAccessToken(user.id, { audience: 'kms', clientId: 'bench', lifetimeSeconds: 1800 })).accessToken);
-  }
-  kms.close();
-  await audit.close();
-  vault.close();
-  await db.close();
-  const file = join(makeTempDir('realm-relay-bench-tokens-'), 'tokens.txt');
-  writeFileSync(file, tokens.join('\n'), { mode: 0o600 });
-  return file;
-}
 
 /** The core simulator as its own process; resolves with its URL and certificate file once it listens. */
 function startCore(env: Record<string, string>): Promise<{ url: string; linkUrl: string; caFile: string; stop(): Promise<unknown> }> {
@@ -105,7 +83,7 @@ try {
   const app = await startAppliance({ ...env, REALM_LOG_LEVEL: 'info', REALM_HTTP_WORKERS: String(WORKERS), REALM_CORE_LINK_URL: core.linkUrl, REALM_CORE_LINK_CA_FILE: core.caFile, REALM_CORE_LINK_NODE_ID: 'bench' });
   try {
     await linksUp(core, WORKERS);
-    const tokensFile = await provision(env);
+    const tokensFile = await provisionBenchUsers(env, CHANNELS, 'relay-bench');
     const load = await runNode(join(repoRoot, 'bench/dist/src/relay-load.js'), [app.url, join(env.REALM_DATA_DIR!, 'tls', 'dev-cert.pem'), kmsCa, core.url, core.caFile, tokensFile, String(CHANNELS), String(BATCH), String(SECONDS)], {});
     if (load.code !== 0) throw new Error(`load process failed: ${load.stderr}`);
     result = JSON.parse(load.stdout.trim().split('\n').pop()!) as typeof result;
