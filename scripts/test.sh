@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 prepare_suite
+# The browser tests drive Debian's Chromium (libs/testing/src/browser.ts).
+ensure_system_packages chromium:/usr/bin/chromium
 
 if [ -n "${REALM_TEST_POSTGRES_URL:-}" ]; then
   echo "databases: SQLite and PostgreSQL ($(node -e 'const u=new URL(process.argv[1]); u.password&&(u.password="****"); console.log(u.toString())' "$REALM_TEST_POSTGRES_URL"))" >&2

@@ -58,6 +58,12 @@ if (postgresTestUrl() !== undefined) {
         const refusal = read(replayed!);
         assert.equal(refusal.status, 409);
         assert.match(refusal.reason!, /already used on this channel/);
+        // The same for a batch of retrievals only (answered, then recorded with its audit records in one commit).
+        const retrieveOnA = message({ method: 'retrieve', uri: key.uri });
+        assert.equal(read((await post(nodeA.app, nodeA.tlsCa, [retrieveOnA]))[0]!).status, 200);
+        const [replayedRetrieval, freshRetrieval] = await post(nodeB, nodeA.tlsCa, [retrieveOnA, message({ method: 'retrieve', uri: key.uri })]);
+        assert.equal(read(replayedRetrieval!).status, 409);
+        assert.equal(read(freshRetrieval!).key!.jwk.k, key.jwk.k);
       } finally {
         await nodeB.stop();
         await nodeA.stop();

@@ -272,8 +272,46 @@ describe('hostile input to the KMS', () => {
       assert.equal(body.status, status, `${what}: ${body.reason}`);
       assert.match(body.reason ?? '', reason, what);
     }
+    // A batch of key retrievals only is answered first and then recorded, with its audit records, in
+    // one commit: a replayed retrieval and a requestId repeated inside the batch are still refused.
+    const retrieval = onChannel(channel, { method: 'retrieve', uri: bound!.uri });
+    assert.equal(readOnChannel(channel, (await send([retrieval]))[0]!).status, 200);
+    const repeated = onChannel(channel, { method: 'retrieve', uri: bound!.uri });
+    const retrievals = (await send([retrieval, onChannel(channel, { method: 'retrieve', uri: bound!.uri }), repeated, repeated])).map((m) => readOnChannel(channel, m));
+    assert.deepEqual(
+      retrievals.map((a) => a.status),
+      [409, 200, 200, 409],
+    );
+    assert.match(retrievals[0]!.reason ?? '', /already used on this channel/);
+    assert.equal((retrievals[1] as unknown as { key: { uri: string } }).key.uri, bound!.uri);
     const afterCorpus = await state();
     // Only the replay rows of the requests that reached dispatch were added; no key, resource or authorization changed.
     assert.deepEqual({ ...afterCorpus, kms_replay: 0 }, { ...afterPing, kms_replay: 0 });
+  });
+
+  it('releases no key when the audit log cannot be written (fail closed), and serves the same request once it can', async () => {
+    const channel = await openChannel(await alice.token());
+    const [setup] = await send([onChannel(channel, { method: 'create', uri: 'kms://kms.realm.test/keys', count: 1 })]);
+    const [key] = (readOnChannel(channel, setup!) as unknown as { keys: { uri: string }[] }).keys;
+    await send([onChannel(channel, { method: 'create', uri: 'kms://kms.realm.test/resources', keyUris: [key!.uri] })]);
+    const retrieval = onChannel(channel, { method: 'retrieve', uri: key!.uri });
+    await db.query('ALTER TABLE audit_records RENAME TO audit_records_away');
+    try {
+      // A batch of retrievals only (one commit for its replay rows and audit records), and a mixed batch.
+      const answers = [...(await send([retrieval, onChannel(channel, { method: 'retrieve', uri: key!.uri })])), ...(await send([onChannel(channel, { method: 'update', uri: 'kms://kms.realm.test/ping' }), onChannel(channel, { method: 'retrieve', uri: key!.uri })]))];
+      for (const answer of answers) {
+        const body = readOnChannel(channel, answer) as { status: number; reason?: string; key?: unknown };
+        assert.equal(body.status, 503, body.reason);
+        assert.match(body.reason ?? '', /temporarily unavailable/);
+        assert.equal(body.key, undefined);
+      }
+    } finally {
+      await db.query('ALTER TABLE audit_records_away RENAME TO audit_records');
+    }
+    // Nothing of the refused retrieval batch was recorded: the client's retry of the same request is served.
+    const [retried] = await send([retrieval]);
+    const body = readOnChannel(channel, retried!) as { status: number; key?: { uri: string } };
+    assert.equal(body.status, 200);
+    assert.equal(body.key?.uri, key!.uri);
   });
 });

@@ -79,6 +79,24 @@ export class AuditLog {
     });
   }
 
+  /**
+   * Runs `work` in one transaction with the audit records it returns: the operation's writes and
+   * its records commit together or not at all (one commit instead of two, and no window where one
+   * is durable without the other). Rejects with the error of either; nothing is then committed.
+   */
+  async writeWithRecords<T>(work: (tx: Tx) => Promise<{ readonly value: T; readonly events: readonly AuditEvent[] }>): Promise<T> {
+    if (this.closed) throw new AuditError('AUDIT_CLOSED', 'the audit log is closed');
+    let records = 0;
+    const value = await this.db.write(async (tx) => {
+      const { value, events } = await work(tx);
+      records = events.length;
+      if (events.length > 0) await this.append(events.map(redactEvent), tx);
+      return value;
+    });
+    this.options.onCommit?.(records);
+    return value;
+  }
+
   /** Signs a checkpoint now if any record is not covered by one (shutdown, `realmctl`). */
   async checkpoint(): Promise<void> {
     await this.flushing;

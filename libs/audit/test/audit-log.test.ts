@@ -184,6 +184,38 @@ for (const database of testDatabases()) {
       });
     });
 
+    it("commits an operation's writes and its records together, or neither", async () => {
+      await withLog(database, 2, 1000, async (fx, sql) => {
+        await sql('CREATE TABLE op_rows (id varchar(36) PRIMARY KEY)');
+        const opRows = async () => ((await sql('SELECT id FROM op_rows ORDER BY id')) as { id: string }[]).map((r) => r.id);
+        const records = async () => Number(((await sql('SELECT COUNT(*) AS n FROM audit_records')) as { n: number | string }[])[0]!.n);
+        const insertOp = (tx: Parameters<Parameters<typeof fx.db.write>[0]>[0], id: string) => tx.manager.query(portableSql(fx.db.driver, 'INSERT INTO op_rows (id) VALUES (?)'), [id]);
+        const value = await fx.log.writeWithRecords(async (tx) => {
+          await insertOp(tx, 'a');
+          return { value: 42, events: [{ action: 'test.op', outcome: 'success' as const, resources: ['a'] }, { action: 'test.op', outcome: 'denied' as const, reason: 'second record of the same operation' }] };
+        });
+        assert.equal(value, 42);
+        assert.deepEqual(await opRows(), ['a']);
+        assert.equal(await records(), 4);
+        // The operation fails after writing: its row is rolled back and no record is appended.
+        await assert.rejects(
+          fx.log.writeWithRecords(async (tx) => {
+            await insertOp(tx, 'b');
+            throw new Error('operation failed');
+          }),
+          /operation failed/,
+        );
+        assert.deepEqual(await opRows(), ['a']);
+        assert.equal(await records(), 4);
+        await fx.log.checkpoint();
+        assert.equal((await new AuditVerifier(fx.db, fx.vault).verify()).ok, true);
+        // The records cannot be appended: the operation's row is rolled back with them.
+        await sql('DROP TABLE audit_records');
+        await assert.rejects(fx.log.writeWithRecords(async (tx) => ({ value: await insertOp(tx, 'c'), events: [{ action: 'test.op', outcome: 'success' as const }] })));
+        assert.deepEqual(await opRows(), ['a']);
+      });
+    });
+
     it('keeps one valid chain when two processes append to the same database at once', async () => {
       const created = await database.create();
       try {

@@ -1,6 +1,7 @@
 import type { EntityManager, EntityMetadata } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import type { Tx } from './database.js';
+import { runSqlite, sqliteConnectionOf } from './sqlite-connection.js';
 
 // SQLite's default SQLITE_MAX_VARIABLE_NUMBER is 32766, PostgreSQL's protocol limit 65535.
 const MAX_PARAMETERS = 30_000;
@@ -66,13 +67,13 @@ export class RowStatements<Row extends object> {
       const chunk = rows.slice(start, start + perStatement);
       const parameters: unknown[] = [];
       for (const row of chunk) for (const column of columns) parameters.push(this.persistent(column, (row as Record<string, unknown>)[column.propertyName]));
-      await this.manager.query(this.insertText(chunk.length), parameters);
+      await this.query(this.insertText(chunk.length), parameters);
     }
   }
 
   /** `SELECT <every column> FROM <table> WHERE <where> <tail>`, hydrated. */
   async select(where: string, parameters: readonly unknown[], tail = ''): Promise<Row[]> {
-    const raw = (await this.manager.query(this.numbered(`SELECT ${this.shape.selectList} FROM ${this.shape.table} WHERE ${where} ${tail}`), [...parameters])) as Record<string, unknown>[];
+    const raw = (await this.query(this.numbered(`SELECT ${this.shape.selectList} FROM ${this.shape.table} WHERE ${where} ${tail}`), parameters)) as Record<string, unknown>[];
     return raw.map((r) => this.hydrate(r));
   }
 
@@ -89,12 +90,22 @@ export class RowStatements<Row extends object> {
 
   /** A statement that returns no rows (UPDATE, DELETE). */
   async execute(sql: string, parameters: readonly unknown[]): Promise<void> {
-    await this.manager.query(this.numbered(sql), [...parameters]);
+    await this.query(this.numbered(sql), parameters);
   }
 
   /** The table's quoted name, for statements written by the repository. */
   get table(): string {
     return this.shape.table;
+  }
+
+  /**
+   * PostgreSQL: through TypeORM (its pool and the unit of work's transaction). SQLite: directly on
+   * the process's one connection, which holds the unit of work's transaction (see
+   * {@link sqliteConnectionOf}); errors are better-sqlite3's, with the same `code`s TypeORM wraps.
+   */
+  private query(sql: string, parameters: readonly unknown[]): Promise<unknown> | unknown {
+    if (this.postgres) return this.manager.query(sql, [...parameters]);
+    return runSqlite(sqliteConnectionOf(this.manager), sql, parameters);
   }
 
   private insertText(rowCount: number): string {

@@ -164,6 +164,44 @@ for (const database of testDatabases()) {
     });
 
     if (database.name === 'sqlite') {
+      it("waits for another connection's write lock without blocking the event loop, reads meanwhile, then commits", async () => {
+        const created = await database.create();
+        const config = loadConfig({ env: created.env });
+        const first = await Database.open(config.database, options);
+        await first.migrate();
+        // A second connection to the same file: what another appliance process (http.workers) has.
+        const second = await Database.open(config.database, options);
+        try {
+          const repo = (tx: Parameters<Parameters<Database['write']>[0]>[0]) => tx.manager.getRepository<SampleRow>('sample_rows');
+          const sample = (id: string): SampleRow => ({ id, blob: Buffer.alloc(1), at: new Date(), big: 1, flag: false, doc: { nested: [] } });
+          let locked!: () => void;
+          const holding = new Promise<void>((resolve) => (locked = resolve));
+          // The first connection holds the write lock for 400 ms (a unit that waits on a timer).
+          const slow = first.write(async (tx) => {
+            await repo(tx).insert(sample('first'));
+            locked();
+            await new Promise((resolve) => setTimeout(resolve, 400));
+          });
+          await holding;
+          let ticks = 0;
+          const ticker = setInterval(() => (ticks += 1), 10);
+          const started = performance.now();
+          const waiting = second.write((tx) => repo(tx).insert(sample('second')));
+          // While its write waits for the lock, the second connection still reads (the first's row is not committed yet).
+          assert.equal(await second.read((tx) => repo(tx).count()), 0);
+          await waiting;
+          clearInterval(ticker);
+          await slow;
+          assert.ok(performance.now() - started >= 300, 'the second write waited for the first to commit');
+          // SQLite's own busy handler would have slept with the event loop blocked: no tick at all.
+          assert.ok(ticks >= 10, `the event loop ran while the write waited (${ticks} ticks of 10 ms)`);
+          assert.deepEqual((await second.read((tx) => repo(tx).find({ order: { id: 'ASC' } }))).map((r) => r.id), ['first', 'second']);
+        } finally {
+          await second.close();
+          await first.close();
+        }
+      });
+
       it('runs SQLite in WAL mode with synchronous=FULL and creates the file 0600', async () => {
         const created = await database.create();
         const config = loadConfig({ env: created.env });

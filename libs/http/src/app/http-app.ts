@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { ValidationPipe, type INestApplicationContext, type Type } from '@nestjs/common';
 import { NestFactory, type IEntryNestModule } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
@@ -116,6 +117,7 @@ export async function createHttpsApp(
     // Keep-alive connections would otherwise hold app.close() (and a SIGTERM) open until they idle out.
     forceCloseConnections: true,
   });
+  app.getHttpServer().on('secureConnection', raiseWriteHighWaterMark);
   try {
     configureHttpApp(app, config, logger);
   } catch (error) {
@@ -123,6 +125,23 @@ export async function createHttpsApp(
     throw error;
   }
   return app;
+}
+
+/**
+ * Every response is written whole (`res.end`), so the server's buffering is the same whatever the
+ * socket's high-water mark; the mark only decides `needDrain`, and with it a Node 20 defect.
+ * Node's HTTP server pauses its parser when a request arrives on a keep-alive connection whose
+ * previous response has not drained yet (`needDrain`), but on a TLS socket the cleartext already
+ * decrypted still reaches the consumed parser, which then fails with HPE_PAUSED and resets the
+ * connection with no answer. A KMS batch answer is tens of kilobytes, above the 16 KiB default,
+ * so a client sending its next batch as soon as it has read an answer hit this under load. Node's
+ * TLS server does not pass the `highWaterMark` server option to its sockets; this sets it on each.
+ */
+const WRITE_HIGH_WATER_MARK = 64 * 1024 * 1024;
+
+function raiseWriteHighWaterMark(socket: TLSSocket): void {
+  const state = (socket as unknown as { _writableState?: { highWaterMark: number } })._writableState;
+  if (state && state.highWaterMark < WRITE_HIGH_WATER_MARK) state.highWaterMark = WRITE_HIGH_WATER_MARK;
 }
 
 function resolveRequired<T>(app: INestApplicationContext, token: Type<T> | symbol, what: string): T {

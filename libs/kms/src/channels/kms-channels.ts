@@ -1,7 +1,7 @@
 import { createHash, createSecretKey, type KeyObject, randomUUID } from 'node:crypto';
 import type { RealmConfig } from '@realm/config';
 import { deriveChannelKey, generateEphemeralP256, importP256PublicJwk } from '@realm/crypto';
-import { type Database, isForeignKeyViolation, isUniqueViolation } from '@realm/persistence';
+import { type Database, isForeignKeyViolation, isUniqueViolation, type Tx } from '@realm/persistence';
 import type { KeyVault } from '@realm/vault';
 import { KmsError } from '../kms.error.js';
 import type { KmsChannelRow } from '../kms.entities.js';
@@ -113,21 +113,35 @@ export class KmsChannels {
    */
   async recordRequests(entries: readonly { channelUri: string; requestId: string }[]): Promise<(KmsError | undefined)[]> {
     if (entries.length === 0) return [];
-    const record = () => this.db.write((tx) => this.channels.recordRequests(entries, new Date(this.clock()), tx));
-    let outcome: ('new' | 'replay' | 'gone')[];
+    const record = () => this.db.write((tx) => this.recordRequestsIn(entries, tx));
     try {
-      outcome = await record();
+      return await record();
     } catch (error) {
-      // Another node recorded one of the same pairs, or deleted a channel, between our reads and writes.
-      if (!isUniqueViolation(error) && !isForeignKeyViolation(error)) throw error;
-      outcome = await record();
+      if (!KmsChannels.isRecordingRace(error)) throw error;
+      return record();
     }
+  }
+
+  /**
+   * {@link recordRequests} in the caller's transaction. On PostgreSQL, another node recording one of
+   * the same pairs, or deleting a channel, between our reads and writes fails the statement and so
+   * the transaction ({@link isRecordingRace}); the caller runs its transaction once more and then
+   * sees the replay or the deleted channel.
+   */
+  async recordRequestsIn(entries: readonly { channelUri: string; requestId: string }[], tx: Tx): Promise<(KmsError | undefined)[]> {
+    if (entries.length === 0) return [];
+    const outcome = await this.channels.recordRequests(entries, new Date(this.clock()), tx);
     return outcome.map((o, i) => {
       if (o === 'new') return undefined;
       if (o === 'replay') return new KmsError('KMS_REPLAY', 'requestId was already used on this channel');
       this.cache.delete(entries[i]!.channelUri);
       return new KmsError('KMS_CHANNEL_INVALID', 'the ephemeral key was deleted: negotiate a new one');
     });
+  }
+
+  /** Whether a failed transaction lost a race in {@link recordRequestsIn} and should run once more. */
+  static isRecordingRace(error: unknown): boolean {
+    return isUniqueViolation(error) || isForeignKeyViolation(error);
   }
 
   /** delete /ecdhe/<id>: the client discards its channel; the KMS refuses it from now on (draft §5.1). */

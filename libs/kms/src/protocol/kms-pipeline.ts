@@ -2,7 +2,7 @@ import { AuditError, type AuditEvent, type AuditLog } from '@realm/audit';
 import { decryptDirA256Gcm, encryptDirA256Gcm, peekCompactHeader } from '@realm/crypto';
 import { PersistenceError } from '@realm/persistence';
 import { VaultError } from '@realm/vault';
-import type { KmsChannels, OpenChannel } from '../channels/kms-channels.js';
+import { KmsChannels, type OpenChannel } from '../channels/kms-channels.js';
 import type { KmsCaller } from '../domain/kms-operations.js';
 import type { KmsStaticKey } from '../identity/kms-static-key.js';
 import { KmsError, kmsStatusOf } from '../kms.error.js';
@@ -82,8 +82,9 @@ export class KmsPipeline {
     // 1. What needs no write: decode, decrypt, parse, authenticate (handshakes complete here).
     const stages: (Outcome | Prepared)[] = [];
     for (const message of messages) stages.push(await this.processOne(message, credentials));
-    // 2. One transaction records every requestId of the batch in the shared replay cache.
     const prepared = stages.filter((s): s is Prepared => 'request' in s);
+    if (prepared.length > 0 && prepared.every((p) => KmsDispatcher.isKeyRetrieval(p.request))) return this.processRetrievals(stages, prepared);
+    // 2. One transaction records every requestId of the batch in the shared replay cache.
     const recorded = await this.channels
       .recordRequests(prepared.map((p) => ({ channelUri: p.channel.row.uri, requestId: p.request.requestId })))
       .catch((error: unknown) => prepared.map(() => asKmsError(error, 'KMS_INTERNAL')));
@@ -111,6 +112,42 @@ export class KmsPipeline {
     // 4. The audit records of the batch commit together (group commit); no answer leaves without its record.
     const audited = await Promise.allSettled(outcomes.map((o) => (o.audit ? this.audit.record(o.audit) : Promise.resolve())));
     return Promise.all(outcomes.map((o, i) => (audited[i]!.status === 'fulfilled' ? o.response() : (o.unaudited ?? o.response)())));
+  }
+
+  /**
+   * A batch whose requests only read keys (the bulk of the traffic) commits once. Its answers are
+   * computed first: nothing in it writes, so they are the answers it would get after recording its
+   * requestIds. Then one transaction records the requestIds (a replay, or a channel another node
+   * deleted meanwhile, replaces that answer with its error) and appends every audit record of the
+   * batch. No answer leaves before that commit; if it fails, no answer is released (fail closed).
+   */
+  private async processRetrievals(stages: readonly (Outcome | Prepared)[], prepared: Prepared[]): Promise<string[]> {
+    const answered = await this.completeRetrievals(prepared, new Map());
+    const indexOf = new Map(prepared.map((p, i) => [p, i]));
+    const entries = prepared.map((p) => ({ channelUri: p.channel.row.uri, requestId: p.request.requestId }));
+    const commit = () =>
+      this.audit.writeWithRecords(async (tx) => {
+        const recorded = await this.channels.recordRequestsIn(entries, tx);
+        const outcomes = await Promise.all(
+          stages.map((stage) => {
+            if (!('request' in stage)) return stage;
+            const i = indexOf.get(stage)!;
+            return recorded[i] ? this.complete(stage, recorded[i]) : answered[i]!;
+          }),
+        );
+        return { value: outcomes, events: outcomes.flatMap((o) => (o.audit ? [o.audit] : [])) };
+      });
+    let outcomes: Outcome[];
+    try {
+      outcomes = await commit().catch((error: unknown) => {
+        if (KmsChannels.isRecordingRace(error)) return commit();
+        throw error;
+      });
+    } catch {
+      const unaudited = stages.map((stage) => ('request' in stage ? answered[indexOf.get(stage)!]! : stage));
+      return Promise.all(unaudited.map((o) => (o.audit ? (o.unaudited ?? o.response) : o.response)()));
+    }
+    return Promise.all(outcomes.map((o) => o.response()));
   }
 
   private async processOne(message: unknown, credentials: Map<string, Promise<AuthenticatedPrincipal>>): Promise<Outcome | Prepared> {
