@@ -22,6 +22,13 @@ interface Pending {
   readonly reject: (error: unknown) => void;
 }
 
+/** An operation whose writes commit with its audit records ({@link AuditLog.writeWithRecords}). */
+interface PendingOperation {
+  readonly work: (tx: Tx) => Promise<{ readonly value: unknown; readonly events: readonly AuditEvent[] }>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /**
  * The append-only, hash-chained audit log: the one port every security-relevant operation calls.
  *
@@ -35,6 +42,7 @@ interface Pending {
  */
 export class AuditLog {
   private pending: Pending[] = [];
+  private operations: PendingOperation[] = [];
   private flushing: Promise<void> | undefined;
   private closed = false;
   private readonly timer: NodeJS.Timeout;
@@ -53,7 +61,7 @@ export class AuditLog {
     this.startFlush = AsyncResource.bind(() => {
       this.flushing ??= this.drain().finally(() => {
         this.flushing = undefined;
-        if (this.pending.length > 0) this.startFlush();
+        if (this.pending.length > 0 || this.operations.length > 0) this.startFlush();
       });
     });
     this.timer = setInterval(() => void this.checkpointIfDue().catch(() => undefined), Math.max(1, options.checkpointIntervalSeconds) * 1000);
@@ -80,21 +88,22 @@ export class AuditLog {
   }
 
   /**
-   * Runs `work` in one transaction with the audit records it returns: the operation's writes and
-   * its records commit together or not at all (one commit instead of two, and no window where one
-   * is durable without the other). Rejects with the error of either; nothing is then committed.
+   * Runs `work` in a transaction with the audit records it returns: the operation's writes and its
+   * records commit together or not at all (one commit instead of two, and no window where one is
+   * durable without the other). Operations waiting together share the next group commit of the
+   * log, each in its own savepoint: one that fails is rolled back alone and rejects with its own
+   * error; if the records cannot be appended, every operation of the group rejects and nothing of
+   * it is committed.
    */
-  async writeWithRecords<T>(work: (tx: Tx) => Promise<{ readonly value: T; readonly events: readonly AuditEvent[] }>): Promise<T> {
-    if (this.closed) throw new AuditError('AUDIT_CLOSED', 'the audit log is closed');
-    let records = 0;
-    const value = await this.db.write(async (tx) => {
-      const { value, events } = await work(tx);
-      records = events.length;
-      if (events.length > 0) await this.append(events.map(redactEvent), tx);
-      return value;
+  writeWithRecords<T>(work: (tx: Tx) => Promise<{ readonly value: T; readonly events: readonly AuditEvent[] }>): Promise<T> {
+    if (this.closed) return Promise.reject(new AuditError('AUDIT_CLOSED', 'the audit log is closed'));
+    if (this.db.insideUnitOfWork()) {
+      return Promise.reject(new AuditError('AUDIT_WRITE_FAILED', 'writeWithRecords opens its own transaction: call it outside any other'));
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.operations.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.startFlush();
     });
-    this.options.onCommit?.(records);
-    return value;
   }
 
   /** Signs a checkpoint now if any record is not covered by one (shutdown, `realmctl`). */
@@ -120,16 +129,39 @@ export class AuditLog {
     // the first one committing alone.
     await Promise.resolve();
     const batch = this.pending;
+    const operations = this.operations;
     this.pending = [];
-    if (batch.length === 0) return;
+    this.operations = [];
+    if (batch.length === 0 && operations.length === 0) return;
+    let outcomes: ({ ok: true; value: unknown; events: readonly AuditEvent[] } | { ok: false; error: unknown })[] = [];
+    let records = 0;
     try {
-      await this.db.write((tx) => this.append(batch.map((p) => p.event), tx));
-      this.options.onCommit?.(batch.length);
-      for (const p of batch) p.resolve();
+      await this.db.write(async (tx) => {
+        outcomes = [];
+        for (const operation of operations) {
+          try {
+            outcomes.push({ ok: true, ...(await this.db.savepoint(tx, () => operation.work(tx))) });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+        const events = [...batch.map((p) => p.event), ...outcomes.flatMap((o) => (o.ok ? o.events.map(redactEvent) : []))];
+        records = events.length;
+        if (events.length > 0) await this.append(events, tx);
+      });
     } catch (error) {
       const failure = new AuditError('AUDIT_WRITE_FAILED', 'the audit log could not be written; the operation was not completed', { cause: error });
       for (const p of batch) p.reject(failure);
+      for (const operation of operations) operation.reject(failure);
+      return;
     }
+    this.options.onCommit?.(records);
+    for (const p of batch) p.resolve();
+    operations.forEach((operation, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) operation.resolve(outcome.value);
+      else operation.reject(outcome.error);
+    });
   }
 
   private async append(events: AuditEvent[], tx: Tx): Promise<void> {

@@ -207,12 +207,25 @@ for (const database of testDatabases()) {
         );
         assert.deepEqual(await opRows(), ['a']);
         assert.equal(await records(), 4);
+        // Operations waiting together share one commit; the one that fails is rolled back alone.
+        const [kept, failed] = await Promise.allSettled([
+          fx.log.writeWithRecords(async (tx) => ({ value: await insertOp(tx, 'd'), events: [{ action: 'test.op', outcome: 'success' as const, resources: ['d'] }] })),
+          fx.log.writeWithRecords(async (tx) => {
+            await insertOp(tx, 'e');
+            await insertOp(tx, 'a');
+            return { value: undefined, events: [{ action: 'test.op', outcome: 'success' as const, resources: ['e'] }] };
+          }),
+        ]);
+        assert.equal(kept.status, 'fulfilled');
+        assert.equal(failed.status, 'rejected', 'a duplicate key fails its own operation');
+        assert.deepEqual(await opRows(), ['a', 'd']);
+        assert.equal(await records(), 5);
         await fx.log.checkpoint();
         assert.equal((await new AuditVerifier(fx.db, fx.vault).verify()).ok, true);
         // The records cannot be appended: the operation's row is rolled back with them.
         await sql('DROP TABLE audit_records');
-        await assert.rejects(fx.log.writeWithRecords(async (tx) => ({ value: await insertOp(tx, 'c'), events: [{ action: 'test.op', outcome: 'success' as const }] })));
-        assert.deepEqual(await opRows(), ['a']);
+        await assert.rejects(fx.log.writeWithRecords(async (tx) => ({ value: await insertOp(tx, 'c'), events: [{ action: 'test.op', outcome: 'success' as const }] })), (error: Error & { code?: string }) => error.code === 'AUDIT_WRITE_FAILED');
+        assert.deepEqual(await opRows(), ['a', 'd']);
       });
     });
 

@@ -54,6 +54,8 @@ export class Database {
   private queue: Promise<unknown> = Promise.resolve();
   /** Whether a SQLite commit loop is running. */
   private committing = false;
+  /** Numbers the savepoints of {@link savepoint}, so that nested ones have names of their own. */
+  private savepoints = 0;
   /** SQLite writes waiting for the next group commit. */
   private readonly pendingWrites: { work: (tx: Tx) => Promise<unknown>; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] = [];
   // Marks the async context of a unit of work, so that a read nested in it reuses it (on SQLite
@@ -287,6 +289,26 @@ export class Database {
       else unit.reject(outcome.error);
     });
     return undefined;
+  }
+
+  /**
+   * Runs `work` inside a savepoint of the transaction `tx` (SQL standard SAVEPOINT, on both
+   * databases): if it throws, what it wrote is rolled back, the error is rethrown, and the
+   * transaction goes on (on PostgreSQL, a failed statement would otherwise abort all of it).
+   */
+  async savepoint<T>(tx: Tx, work: () => Promise<T>): Promise<T> {
+    const name = `realm_savepoint_${(this.savepoints += 1)}`;
+    await tx.manager.query(`SAVEPOINT ${name}`);
+    let value: T;
+    try {
+      value = await work();
+    } catch (error) {
+      await tx.manager.query(`ROLLBACK TO SAVEPOINT ${name}`);
+      await tx.manager.query(`RELEASE SAVEPOINT ${name}`);
+      throw error;
+    }
+    await tx.manager.query(`RELEASE SAVEPOINT ${name}`);
+    return value;
   }
 
   /** Whether the caller runs inside {@link read} or {@link write}; such code must not wait on another unit of work. */
