@@ -15,6 +15,8 @@ import { VaultError } from './vault.error.js';
 /** Format byte of a sealed key: AES-256-GCM, iv(12) || ciphertext || tag(16), AAD = the key's URI. */
 const SEALED_V1 = 0x01;
 const CHECK_PLAINTEXT = Buffer.alloc(32);
+// Sealed rows of permanent keys kept per process (~200 bytes each).
+const PERMANENT_ROW_CACHE_LIMIT = 100_000;
 
 /** A key sealed under a KEK for its URI, ready to be stored. */
 export type SealedKey = SealedKeyRow;
@@ -74,6 +76,7 @@ export class KeyVault {
   private readonly keks: KekRepository;
   private readonly sealedKeys: SealedKeyRepository;
   private readonly kekCache = new Map<string, KeyObject>();
+  private readonly permanentRows = new Map<string, SealedKeyRow>();
   private current: { epoch: number; id: string; key: KeyObject } | undefined;
   private creatingKek: Promise<{ epoch: number; id: string; key: KeyObject }> | undefined;
   private readonly clock: () => number;
@@ -203,6 +206,29 @@ export class KeyVault {
     const rows = await this.sealedKeys.findMany([...uris], tx);
     const result = new Map<string, Buffer>();
     for (const row of rows) result.set(row.uri, await this.open(row.uri, row));
+    return result;
+  }
+
+  /**
+   * {@link getKeys} for keys that, once stored, are never deleted or replaced (keys bound to a KMS
+   * resource): their sealed rows are kept in a bounded cache, so reading such a key again costs its
+   * unwrap only, not a query. The cache holds ciphertext, useless without the KEK, never key
+   * material. Not for keys that can be deleted (channel keys, unbound keys): a cached row would
+   * outlive its deletion.
+   */
+  async getPermanentKeys(uris: readonly string[]): Promise<Map<string, Buffer>> {
+    const missing = uris.filter((uri) => !this.permanentRows.has(uri));
+    if (missing.length > 0) {
+      for (const row of await this.sealedKeys.findMany(missing)) {
+        if (this.permanentRows.size >= PERMANENT_ROW_CACHE_LIMIT) this.permanentRows.delete(this.permanentRows.keys().next().value!);
+        this.permanentRows.set(row.uri, row);
+      }
+    }
+    const result = new Map<string, Buffer>();
+    for (const uri of uris) {
+      const row = this.permanentRows.get(uri);
+      if (row) result.set(uri, await this.open(uri, row));
+    }
     return result;
   }
 

@@ -106,10 +106,15 @@ export class KmsOperations {
         return (await decision) ? row : undefined;
       }),
     );
-    const material = await this.vault.getKeys([...new Set(allowed.filter((row) => row !== undefined).map((row) => row.uri))]);
+    const granted = allowed.filter((row) => row !== undefined);
+    // Bound keys are never deleted or replaced: the vault may keep their sealed rows.
+    const [bound, unbound] = await Promise.all([
+      this.vault.getPermanentKeys([...new Set(granted.filter((row) => row.resourceUri !== null).map((row) => row.uri))]),
+      this.vault.getKeys([...new Set(granted.filter((row) => row.resourceUri === null).map((row) => row.uri))]),
+    ]);
     return allowed.map((row) => {
       if (!row) return notFound('key');
-      const key = material.get(row.uri);
+      const key = (row.resourceUri === null ? unbound : bound).get(row.uri);
       return key ? representKey(row, key) : new KmsError('KMS_INTERNAL', 'key material is missing');
     });
   }
@@ -172,7 +177,7 @@ export class KmsOperations {
       ...(body.boundBefore !== undefined && { boundBefore: dateField(body.boundBefore, 'boundBefore') }),
       count: count as number,
     });
-    const material = await this.vault.getKeys(rows.map((r) => r.uri));
+    const material = await this.vault.getPermanentKeys(rows.map((r) => r.uri));
     return rows.map((row) => representKey(row, material.get(row.uri)!));
   }
 

@@ -2,7 +2,12 @@ import { In, IsNull, LessThan, MoreThan, And, type FindOperator } from 'typeorm'
 import { Database, RowStatements, type Tx } from '@realm/persistence';
 import { KmsKeyEntity, type KmsKeyRow } from '../kms.entities.js';
 
+// Rows of bound keys kept per process (~300 bytes each).
+const BOUND_ROW_CACHE_LIMIT = 100_000;
+
 export class KmsKeyRepository {
+  private readonly boundRows = new Map<string, KmsKeyRow>();
+
   constructor(private readonly db: Database) {}
 
   async insert(rows: KmsKeyRow[], tx: Tx): Promise<void> {
@@ -15,10 +20,28 @@ export class KmsKeyRepository {
     return tx ? work(tx) : this.db.read(work);
   }
 
-  findMany(uris: string[], tx?: Tx): Promise<KmsKeyRow[]> {
-    if (uris.length === 0) return Promise.resolve([]);
-    const work = (t: Tx) => RowStatements.of<KmsKeyRow>(t, KmsKeyEntity.name).selectIn('uri', uris);
-    return tx ? work(tx) : this.db.read(work);
+  /**
+   * The rows of `uris` that exist. A bound key's row never changes again (bound once, never
+   * rebound, never deleted), so bound rows are kept in a bounded cache and only the others are
+   * read: each batch of retrievals of a conversation's keys costs no query for them.
+   */
+  async findMany(uris: string[], tx?: Tx): Promise<KmsKeyRow[]> {
+    const found: KmsKeyRow[] = [];
+    const missing: string[] = [];
+    for (const uri of uris) {
+      const row = this.boundRows.get(uri);
+      if (row) found.push(row);
+      else missing.push(uri);
+    }
+    if (missing.length === 0) return found;
+    const work = (t: Tx) => RowStatements.of<KmsKeyRow>(t, KmsKeyEntity.name).selectIn('uri', missing);
+    for (const row of await (tx ? work(tx) : this.db.read(work))) {
+      found.push(row);
+      if (row.resourceUri === null) continue;
+      if (this.boundRows.size >= BOUND_ROW_CACHE_LIMIT) this.boundRows.delete(this.boundRows.keys().next().value!);
+      this.boundRows.set(row.uri, row);
+    }
+    return found;
   }
 
   /**
