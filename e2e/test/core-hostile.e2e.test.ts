@@ -183,6 +183,8 @@ for (const database of testDatabases()) {
       coreEnv = {
         CORE_SIM_DATA_DIR: makeTempDir('core-sim-hostile-'),
         CORE_SIM_PORT: String(await freePort()),
+        // Fixed too: the appliance keeps its link URL when the core restarts.
+        CORE_SIM_LINK_PORT: String(await freePort()),
         CORE_SIM_APPLIANCE_CA_FILE: caFile,
         CORE_SIM_CONTROL_TOKEN: CONTROL,
         // Long enough that only the control API takes links down in this suite.

@@ -77,6 +77,8 @@ for (const database of testDatabases()) {
       coreEnv = {
         CORE_SIM_DATA_DIR: makeTempDir('core-sim-e2e-'),
         CORE_SIM_PORT: String(await freePort()),
+        // Fixed too: the appliance keeps its link URL when the core restarts.
+        CORE_SIM_LINK_PORT: String(await freePort()),
         CORE_SIM_APPLIANCE_CA_FILE: caFile,
         CORE_SIM_CONTROL_TOKEN: CONTROL,
         CORE_SIM_HEARTBEAT_INTERVAL_MS: '1000',

@@ -11,6 +11,7 @@ import type { CoreSimOptions } from './server.js';
 export const SETTINGS = {
   CORE_SIM_HOST: 'address to bind (default 127.0.0.1)',
   CORE_SIM_PORT: 'HTTPS port; 0 picks a free one (default 0)',
+  CORE_SIM_LINK_PORT: 'port of the appliance link, where TLS requires a client certificate; 0 picks a free one (default 0)',
   CORE_SIM_DATA_DIR: 'directory of core-sim.db and the generated certificate (default ./data/core-sim)',
   CORE_SIM_TLS_CERT_FILE: 'PEM certificate chain of the core (default: self-signed, in <data dir>/tls)',
   CORE_SIM_TLS_KEY_FILE: 'PEM private key of CORE_SIM_TLS_CERT_FILE',
@@ -63,6 +64,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CoreSimOptions {
     dataDir: resolve(env.CORE_SIM_DATA_DIR || './data/core-sim'),
     host: env.CORE_SIM_HOST || '127.0.0.1',
     port: int('CORE_SIM_PORT', 0, 65535) ?? 0,
+    linkPort: int('CORE_SIM_LINK_PORT', 0, 65535) ?? 0,
     ...(certPem !== undefined && keyPem !== undefined && { tls: { certPem, keyPem } }),
     ...(applianceCaPem !== undefined && { applianceCaPem }),
     kmsCluster,

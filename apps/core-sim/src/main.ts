@@ -26,7 +26,7 @@ async function main(): Promise<void> {
       url: sim.url,
       port: sim.port,
       kmsCluster: sim.kmsCluster,
-      linkUrl: `${sim.url.replace(/^https:/, 'wss:')}/link/v1`,
+      linkUrl: sim.linkUrl,
       dataDir: options.dataDir,
       ...(!options.tls && { caFile: join(options.dataDir, 'tls', 'core-sim-cert.pem') }),
       applianceLinks: options.applianceCaPem ? 'enabled' : 'refused (no CORE_SIM_APPLIANCE_CA_FILE)',

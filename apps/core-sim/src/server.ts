@@ -22,6 +22,8 @@ export interface CoreSimOptions {
   host?: string;
   /** 0 (default) picks a free port. */
   port?: number;
+  /** The appliance link's port; 0 (default) picks a free one. */
+  linkPort?: number;
   /** The core's TLS certificate chain and key (PEM); absent: a self-signed one in dataDir/tls. */
   tls?: { certPem: string; keyPem: string };
   /** CA certificate(s) (PEM) that sign the org's appliance client certificates; absent: every link is refused. */
@@ -39,6 +41,9 @@ export interface CoreSimOptions {
 export interface CoreSim {
   readonly url: string;
   readonly port: number;
+  /** wss://…/link/v1 on a port of its own, where TLS requires an appliance client certificate. */
+  readonly linkUrl: string;
+  readonly linkPort: number;
   /** The PEM clients and appliances trust for the core's TLS certificate. */
   readonly caPem: string;
   readonly kmsCluster: string;
@@ -75,40 +80,26 @@ export async function startCoreSim(options: CoreSimOptions): Promise<CoreSim> {
   const control = options.controlToken ? createHash('sha256').update(options.controlToken).digest() : undefined;
   const api = new Api(store, relay, events, path, recorder, limits.bodyLimitBytes, kmsCluster, control);
 
-  const server: Server = createServer({
-    cert: tls.certPem,
-    key: tls.keyPem,
-    // RFC 8446 §4.3.2: ask every client for a certificate; only the link requires one, checked at its upgrade.
-    requestCert: true,
-    rejectUnauthorized: false,
-    // Without a configured CA, node would verify client certificates against the public roots: use none then.
-    ca: options.applianceCaPem ?? [],
-    minVersion: 'TLSv1.3',
-  });
+  // Clients and bots: server authentication only.
+  const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem, minVersion: 'TLSv1.3' });
+  // The appliance link has a port of its own where TLS itself requires a client certificate from the
+  // org's appliance CA (RFC 8446 §4.3.2, §4.4.2): a peer without one never completes the handshake.
+  // Without a configured CA the list is empty, so every link is refused (never the public roots).
+  const linkServer: Server = createServer({ cert: tls.certPem, key: tls.keyPem, minVersion: 'TLSv1.3', requestCert: true, rejectUnauthorized: true, ca: options.applianceCaPem ?? [] });
   const linkWss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024, handleProtocols: (protocols) => (protocols.has(LINK_SUBPROTOCOL) ? LINK_SUBPROTOCOL : false) });
   const eventsWss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
 
   server.on('request', (req, res) => void api.handle(req, res));
   // Set at stop: an upgrade that arrives while stopping would hold server.close() open for ever.
   let closing = false;
+  let linkUrl = '';
   server.on('upgrade', (req: IncomingMessage, socket: TLSSocket, head: Buffer) => {
     if (closing) {
       socket.destroy();
       return;
     }
     const url = new URL(req.url ?? '/', 'https://core');
-    if (url.pathname === '/link/v1') {
-      const cert = socket.getPeerCertificate();
-      if (!cert || Object.keys(cert).length === 0) return refuseUpgrade(socket, 401, 'CLIENT_CERTIFICATE_REQUIRED', 'the appliance link requires a TLS client certificate');
-      if (!options.applianceCaPem || !socket.authorized) {
-        log.warn('appliance link refused', { reason: String(socket.authorizationError ?? 'no appliance CA configured'), subject: cert.subject?.CN });
-        return refuseUpgrade(socket, 403, 'CLIENT_CERTIFICATE_REFUSED', 'the client certificate is not from a CA this core trusts for the org\'s appliances');
-      }
-      const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-      if (!offered.includes(LINK_SUBPROTOCOL)) return refuseUpgrade(socket, 400, 'SUBPROTOCOL_REQUIRED', `offer the WebSocket subprotocol ${LINK_SUBPROTOCOL}`);
-      linkWss.handleUpgrade(req, socket, head, (ws) => relay.attach(ws, socket));
-      return;
-    }
+    if (url.pathname === '/link/v1') return refuseUpgrade(socket, 404, 'LINK_ON_ITS_OWN_PORT', `the appliance link is served at ${linkUrl}`);
     if (url.pathname === '/events') {
       try {
         const user = api.authenticate(req);
@@ -124,17 +115,39 @@ export async function startCoreSim(options: CoreSimOptions): Promise<CoreSim> {
     refuseUpgrade(socket, 404, 'NOT_FOUND', 'no WebSocket endpoint here');
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => resolve());
+  linkServer.on('tlsClientError', (error: Error) => log.warn('appliance link refused at the TLS handshake', { reason: error.message }));
+  linkServer.on('request', (_req: IncomingMessage, res: ServerResponse) => sendError(res, new HttpError(426, 'UPGRADE_REQUIRED', `this port serves the appliance link only: a WebSocket at /link/v1`), randomUUID()));
+  linkServer.on('upgrade', (req: IncomingMessage, socket: TLSSocket, head: Buffer) => {
+    if (closing || !socket.authorized) {
+      socket.destroy();
+      return;
+    }
+    if (new URL(req.url ?? '/', 'https://core').pathname !== '/link/v1') return refuseUpgrade(socket, 404, 'NOT_FOUND', 'the appliance link is at /link/v1');
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    if (!offered.includes(LINK_SUBPROTOCOL)) return refuseUpgrade(socket, 400, 'SUBPROTOCOL_REQUIRED', `offer the WebSocket subprotocol ${LINK_SUBPROTOCOL}`);
+    linkWss.handleUpgrade(req, socket, head, (ws) => relay.attach(ws, socket));
   });
-  const port = (server.address() as AddressInfo).port;
-  const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  const listen = (target: Server, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      target.once('error', reject);
+      target.listen(port, host, () => resolve((target.address() as AddressInfo).port));
+    });
+  const port = await listen(server, options.port ?? 0);
+  const linkPort = await listen(linkServer, options.linkPort ?? 0).catch(async (error: unknown) => {
+    await new Promise((resolve) => server.close(resolve));
+    throw error;
+  });
+  const authority = host.includes(':') ? `[${host}]` : host;
+  const url = `https://${authority}:${port}`;
+  linkUrl = `wss://${authority}:${linkPort}/link/v1`;
 
   let stopping: Promise<void> | undefined;
   return {
     url,
     port,
+    linkUrl,
+    linkPort,
     caPem: tls.certPem,
     kmsCluster,
     stop: () =>
@@ -147,7 +160,8 @@ export async function startCoreSim(options: CoreSimOptions): Promise<CoreSim> {
         while (linkWss.clients.size + eventsWss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
         for (const wss of [linkWss, eventsWss]) for (const ws of wss.clients) ws.terminate();
         server.closeAllConnections();
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        linkServer.closeAllConnections();
+        const closed = Promise.all([server, linkServer].map((target) => new Promise<void>((resolve) => target.close(() => resolve()))));
         // Upgraded sockets are not HTTP connections: whatever is still open is cut, and the store
         // closes after at most two seconds whatever a peer does.
         let timer: NodeJS.Timeout | undefined;

@@ -19,21 +19,31 @@ describe('link authentication', () => {
   before(async () => (sim = await startSim({ applianceCaPem: pki.applianceCa.certPem })));
   after(() => sim.stop());
 
-  it('refuses a link without a client certificate (401)', async () => {
-    await assert.rejects(connectLink(sim, {}), (e: any) => e.status === 401 && /CLIENT_CERTIFICATE_REQUIRED/.test(e.body));
+  // The link's port requires a client certificate from the appliance CA in the TLS handshake
+  // itself: a refused peer gets a TLS alert, never an HTTP answer.
+  const refusedAtHandshake = (e: any) => e.status === undefined && /certificate|alert|socket hang up|ECONNRESET|EPIPE/i.test(`${e.code ?? ''} ${e.message}`);
+
+  it('refuses a link without a client certificate, in the TLS handshake', async () => {
+    await assert.rejects(connectLink(sim, {}), refusedAtHandshake);
+    assert.deepEqual((await control(sim, 'GET', '/links')).body.links, []);
   });
 
-  it('refuses a client certificate from a CA it does not trust for the org (403)', async () => {
-    await assert.rejects(connectLink(sim, { cert: pki.untrustedClient }), (e: any) => e.status === 403 && /CLIENT_CERTIFICATE_REFUSED/.test(e.body));
+  it('refuses a client certificate from a CA it does not trust for the org, in the TLS handshake', async () => {
+    await assert.rejects(connectLink(sim, { cert: pki.untrustedClient }), refusedAtHandshake);
+    assert.deepEqual((await control(sim, 'GET', '/links')).body.links, []);
   });
 
-  it('refuses every link when no appliance CA is configured (403)', async () => {
+  it('refuses every link when no appliance CA is configured', async () => {
     const bare = await startSim();
     try {
-      await assert.rejects(connectLink(bare, { cert: pki.applianceClient }), (e: any) => e.status === 403);
+      await assert.rejects(connectLink(bare, { cert: pki.applianceClient }), refusedAtHandshake);
     } finally {
       await bare.stop();
     }
+  });
+
+  it('serves the link on its own port only: the clients\' port refuses it (404) even with a trusted certificate', async () => {
+    await assert.rejects(connectLink(sim, { cert: pki.applianceClient, url: `${sim.url.replace('https:', 'wss:')}/link/v1` }), (e: any) => e.status === 404 && /LINK_ON_ITS_OWN_PORT/.test(e.body));
   });
 
   it('refuses a link that does not offer the subprotocol (400)', async () => {

@@ -168,6 +168,8 @@ export interface LinkOptions {
   answerPings?: boolean;
   protocols?: string[];
   hello?: boolean;
+  /** Another URL than the simulator's link URL. */
+  url?: string;
 }
 
 export interface TestLink {
@@ -185,7 +187,7 @@ export interface TestLink {
 export function connectLink(sim: CoreSim, options: LinkOptions): Promise<TestLink> {
   const { autoAnswer = true, answerPings = true, answerDelayMs = 0 } = options;
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${sim.url.replace('https:', 'wss:')}/link/v1`, options.protocols ?? [LINK_SUBPROTOCOL], {
+    const ws = new WebSocket(options.url ?? sim.linkUrl, options.protocols ?? [LINK_SUBPROTOCOL], {
       ca: sim.caPem,
       ...(options.cert && { cert: options.cert.certPem, key: options.cert.keyPem }),
     });

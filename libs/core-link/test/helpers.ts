@@ -99,13 +99,13 @@ export interface LinkSettings {
 }
 
 /** A link for `node` to `sim` as the appliance would open it from its configuration (coreLink.*). */
-export function openLink(node: KmsNode, sim: { url: string; caPem: string }, settings: LinkSettings = {}): { link: CoreLink; log: MemoryLog } {
+export function openLink(node: KmsNode, sim: { linkUrl: string; caPem: string }, settings: LinkSettings = {}): { link: CoreLink; log: MemoryLog } {
   const dir = makeTempDir('core-link-ca-');
   const caFile = join(dir, 'core-ca.pem');
   writeFileSync(caFile, settings.caPem ?? sim.caPem);
   const config = testConfig({
     ...node.env,
-    REALM_CORE_LINK_URL: settings.url ?? `${sim.url.replace(/^https:/, 'wss:')}/link/v1`,
+    REALM_CORE_LINK_URL: settings.url ?? sim.linkUrl,
     REALM_CORE_LINK_CA_FILE: caFile,
     REALM_CORE_LINK_NODE_ID: settings.nodeId ?? `node-${randomUUID().slice(0, 8)}`,
     REALM_CORE_LINK_RECONNECT_BASE_MS: '50',
