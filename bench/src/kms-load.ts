@@ -3,15 +3,16 @@
  * each with its own user token, and drives the appliance with batches of up to 50 messages per
  * POST, all channels at once. Prints one JSON line with the measured figures.
  *
- * argv: <url> <tls-ca-file> <kms-ca-file> <tokens-file (one per line)> <channels> <batch> <seconds> <paced retrievals/s>
+ * argv: <url> <tls-ca-file> <kms-ca-file> <tokens-file (one per line)> <channels> <batch> <seconds> <paced retrievals/s> [appliance pid]
  */
-import { randomInt, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { decryptDirA256Gcm, deriveChannelKey, encryptDirA256Gcm, encryptRsaOaepJwe, generateEphemeralP256, importP256PublicJwk, verifyCompactJws } from '@realm/crypto';
 import { validateStaticKey } from '@realm/kms-client';
 
-const [url, tlsCaFile, kmsCaFile, tokensFile, channelsArg, batchArg, secondsArg, pacedArg] = process.argv.slice(2);
+const [url, tlsCaFile, kmsCaFile, tokensFile, channelsArg, batchArg, secondsArg, pacedArg, appliancePidArg] = process.argv.slice(2);
 const tlsCa = readFileSync(tlsCaFile!);
 const tokens = readFileSync(tokensFile!, 'utf8').trim().split('\n');
 const channelCount = Number(channelsArg);
@@ -33,6 +34,65 @@ function exchange(path: string, body: string | Buffer | undefined): Promise<{ st
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/**
+ * CPU seconds (user + system) used so far by the appliance: its process and every descendant (the
+ * http.workers), from /proc. CPU time per retrieval does not count time spent waiting for a core
+ * that someone else holds, so it moves less than a rate with what else runs on the machine (it still
+ * moves with the speed of the cores); the figure to compare between builds. undefined without /proc.
+ */
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+function applianceCpuSeconds(): number | undefined {
+  if (appliancePidArg === undefined) return undefined;
+  try {
+    let ticks = 0;
+    const pending = [appliancePidArg];
+    while (pending.length > 0) {
+      const pid = pending.pop()!;
+      // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of stat.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+      for (const task of readdirSync(`/proc/${pid}/task`)) pending.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(' ').filter((c) => c.length > 0));
+    }
+    return ticks / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The floor: the same codec's decrypt of one request and encrypt of its answer (dir + A256GCM, the
+ * sizes of a retrieval), in one process, with nothing else. Measured here, in the load process, just
+ * before the saturated phase while the appliance is idle, so that the floor and the rate it is
+ * compared with see the same machine: on a shared VM the speed of a core drifts by tens of percent
+ * within minutes. The median of seven rounds, so that one disturbed round moves nothing.
+ */
+function codecFloor(): number {
+  const key = randomBytes(32);
+  const uri = `kms://kms.realm.test/ecdhe/${randomUUID()}`;
+  const request = encryptDirA256Gcm(key, uri, Buffer.from(JSON.stringify({ client: { clientId: 'bench', credential: { bearer: tokens[0] } }, requestId: randomUUID(), method: 'retrieve', uri: `kms://kms.realm.test/keys/${randomUUID()}` })));
+  const answer = Buffer.from(JSON.stringify({ status: 200, requestId: randomUUID(), key: { uri: `kms://kms.realm.test/keys/${randomUUID()}`, jwk: { kty: 'oct', kid: 'k', k: randomBytes(32).toString('base64url') }, userId: `user:${randomUUID()}`, clientId: 'bench', createDate: new Date().toISOString(), expirationDate: new Date().toISOString(), bindDate: new Date().toISOString(), resourceUri: `kms://kms.realm.test/resources/${randomUUID()}` } }));
+  const once = () => encryptDirA256Gcm(key, uri, decryptDirA256Gcm(key, request).plaintext.length > 0 ? answer : answer);
+  for (let i = 0; i < 20_000; i++) once();
+  const rounds: number[] = [];
+  for (let round = 0; round < 7; round++) {
+    let n = 0;
+    const start = performance.now();
+    while (performance.now() - start < 400) {
+      for (let i = 0; i < 500; i++) once();
+      n += 500;
+    }
+    rounds.push(n / ((performance.now() - start) / 1000));
+  }
+  return Math.round(rounds.sort((a, b) => a - b)[3]!);
 }
 
 async function post(path: string, body: unknown): Promise<Record<string, unknown>> {
@@ -98,7 +158,19 @@ for (let i = 0; i < channelCount; i += 10) channels.push(...(await Promise.all(t
  * answer is kept as received and decrypted and checked after the clock stops: a message counts
  * only if its decrypted answer has status 200 or 201 and the requestId of its request.
  */
-async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promise<{ messages: number; keys: number; seconds: number; latencies: number[]; failures: number; encryptedOnTheClock: number }> {
+interface PhaseResult {
+  messages: number;
+  keys: number;
+  seconds: number;
+  cpuSeconds?: number;
+  /** The codec floor, measured just before this phase's clock started (saturated retrievals only). */
+  floor?: number;
+  latencies: number[];
+  failures: number;
+  encryptedOnTheClock: number;
+}
+
+async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promise<PhaseResult> {
   agent.destroy();
   agent = new Agent({ keepAlive: true, maxSockets: channelCount, ca: tlsCa });
   const messagesOf = (channel: Channel) => (kind === 'retrieve' ? channel.keys.map((uri) => ({ method: 'retrieve', uri })) : [{ method: 'create', uri: 'kms://kms.realm.test/keys', count: batch }]);
@@ -112,10 +184,12 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
   const pongs = await Promise.all(channels.map((channel) => send(channel, [{ method: 'update', uri: 'kms://kms.realm.test/ping' }])));
   if (pongs.some(([pong]) => pong?.status !== 200)) throw new Error(`warm-up ping refused: ${JSON.stringify(pongs.find(([pong]) => pong?.status !== 200))}`);
   if (process.env.REALM_TEST_BENCH_TRACE) process.stderr.write(`warmup ${(performance.now() - warm).toFixed(0)} ms\n`);
+  const floor = kind === 'retrieve' && ratePerSecond === undefined ? codecFloor() : undefined;
   const received: { channel: Channel; request: Buffer; status: number; body: Buffer }[] = [];
   const latencies: number[] = [];
   let encryptedOnTheClock = 0;
   const end = performance.now() + seconds * 1000;
+  const cpuAtStart = applianceCpuSeconds();
   const started = performance.now();
   const interval = ratePerSecond === undefined ? 0 : (channels.length * batch * 1000) / ratePerSecond;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -142,6 +216,7 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const cpuAtEnd = applianceCpuSeconds();
   let messages = 0;
   let keys = 0;
   let failures = 0;
@@ -156,7 +231,7 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
     });
     if (answers.length !== requestIds.length) failures += Math.abs(requestIds.length - answers.length);
   }
-  return { messages, keys, seconds: elapsed, latencies, failures, encryptedOnTheClock };
+  return { messages, keys, seconds: elapsed, ...(floor !== undefined && { floor }), ...(cpuAtStart !== undefined && cpuAtEnd !== undefined && { cpuSeconds: cpuAtEnd - cpuAtStart }), latencies, failures, encryptedOnTheClock };
 }
 
 const percentile = (values: number[], p: number) => {
@@ -166,7 +241,7 @@ const percentile = (values: number[], p: number) => {
 
 // REALM_TEST_BENCH_PHASES (e.g. "retrieve") limits the run to some phases, for profiling.
 const phases = (process.env.REALM_TEST_BENCH_PHASES ?? 'retrieve,paced,create').split(',');
-const none = { messages: 0, keys: 0, seconds: 1, latencies: [], failures: 0, encryptedOnTheClock: 0 };
+const none: PhaseResult = { messages: 0, keys: 0, seconds: 1, latencies: [], failures: 0, encryptedOnTheClock: 0 };
 const retrieve = phases.includes('retrieve') ? await phase('retrieve') : none;
 const paced = phases.includes('paced') ? await phase('retrieve', pacedRate) : none;
 const create = phases.includes('create') ? await phase('create') : none;
@@ -175,6 +250,9 @@ console.log(
     channels: channels.length,
     batch,
     retrievalsPerSecond: Math.round(retrieve.keys / retrieve.seconds),
+    floorCodecOpsPerSecond: retrieve.floor ?? codecFloor(),
+    // Appliance CPU time (every process) per retrieval in the saturated phase, in microseconds.
+    ...(retrieve.cpuSeconds !== undefined && retrieve.keys > 0 && { saturatedCpuMicrosPerRetrieval: Math.round((retrieve.cpuSeconds / retrieve.keys) * 1e6) }),
     saturatedBatchP50Ms: +percentile(retrieve.latencies, 50).toFixed(1),
     saturatedBatchP99Ms: +percentile(retrieve.latencies, 99).toFixed(1),
     pacedRetrievalsPerSecond: Math.round(paced.keys / paced.seconds),

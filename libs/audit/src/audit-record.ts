@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { canonicalJson, sha256 } from '@realm/crypto';
 
 export type AuditOutcome = 'success' | 'denied' | 'failure';
@@ -25,25 +26,34 @@ export interface AuditEvent {
 export const GENESIS_HASH = Buffer.alloc(32);
 export const RECORD_FORMAT_VERSION = 1;
 
-/** The body that is hashed and stored. Its encoding must never change for version 1 records. */
+/**
+ * The body that is hashed and stored: the RFC 8785 canonical JSON of
+ * `{ v, seq, at, action, outcome, actor?: { type, id, clientId? }, resources?, reason?, requestId?, details? }`.
+ * Its encoding must never change for version 1 records.
+ *
+ * Written member by member in the RFC's order (names sorted by UTF-16 code units), each value
+ * encoded by canonicalJson with its checks, rather than by building that object and sorting it:
+ * this runs for every audited KMS message, inside the write lock. The tests hold it byte for byte
+ * to canonicalJson of the whole object.
+ */
 export function encodeRecordBody(seq: number, recordedAt: Date, event: AuditEvent): string {
-  return canonicalJson({
-    v: RECORD_FORMAT_VERSION,
-    seq,
-    at: recordedAt.toISOString(),
-    action: event.action,
-    outcome: event.outcome,
-    ...(event.actor !== undefined && { actor: { type: event.actor.type, id: event.actor.id, ...(event.actor.clientId !== undefined && { clientId: event.actor.clientId }) } }),
-    ...(event.resources !== undefined && { resources: [...event.resources] }),
-    ...(event.reason !== undefined && { reason: event.reason }),
-    ...(event.requestId !== undefined && { requestId: event.requestId }),
-    ...(event.details !== undefined && { details: { ...event.details } }),
-  });
+  let body = `{"action":${canonicalJson(event.action)}`;
+  if (event.actor !== undefined) {
+    const { type, id, clientId } = event.actor;
+    body += `,"actor":{${clientId !== undefined ? `"clientId":${canonicalJson(clientId)},` : ''}"id":${canonicalJson(id)},"type":${canonicalJson(type)}}`;
+  }
+  body += `,"at":${canonicalJson(recordedAt.toISOString())}`;
+  if (event.details !== undefined) body += `,"details":${canonicalJson({ ...event.details })}`;
+  body += `,"outcome":${canonicalJson(event.outcome)}`;
+  if (event.reason !== undefined) body += `,"reason":${canonicalJson(event.reason)}`;
+  if (event.requestId !== undefined) body += `,"requestId":${canonicalJson(event.requestId)}`;
+  if (event.resources !== undefined) body += `,"resources":${canonicalJson([...event.resources])}`;
+  return `${body},"seq":${canonicalJson(seq)},"v":${RECORD_FORMAT_VERSION}}`;
 }
 
 /** hash_n = SHA-256(hash_{n-1} || UTF-8(body_n)). */
 export function chainHash(prevHash: Buffer, body: string): Buffer {
-  return sha256(Buffer.concat([prevHash, Buffer.from(body, 'utf8')]));
+  return createHash('sha256').update(prevHash).update(body, 'utf8').digest();
 }
 
 /** `type:id` as stored in the actor column. */

@@ -30,8 +30,20 @@ export class AuditRepository {
   }
 
   async updateHead(head: AuditHeadRow, tx: Tx): Promise<void> {
-    const { id, ...rest } = head;
-    await tx.manager.getRepository<AuditHeadRow>(AuditHeadEntity.name).update({ id }, rest);
+    // Hand-written (RowStatements), like lockHead: once per group commit of the log.
+    const statements = RowStatements.of<AuditHeadRow>(tx, AuditHeadEntity.name);
+    await statements.execute(
+      `UPDATE ${statements.table} SET "seq" = ?, "hash" = ?, "checkpoint_number" = ?, "checkpoint_seq" = ?, "checkpoint_at" = ?, "checkpoint_digest" = ? WHERE "id" = ?`,
+      [
+        statements.value('seq', head.seq),
+        statements.value('hash', head.hash),
+        statements.value('checkpointNumber', head.checkpointNumber),
+        statements.value('checkpointSeq', head.checkpointSeq),
+        statements.value('checkpointAt', head.checkpointAt),
+        statements.value('checkpointDigest', head.checkpointDigest),
+        statements.value('id', head.id),
+      ],
+    );
   }
 
   async insertRecords(rows: AuditRecordRow[], tx: Tx): Promise<void> {

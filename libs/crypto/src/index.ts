@@ -15,6 +15,7 @@ export {
   type CompactKind,
   type CompactLimits,
   type JoseHeader,
+  type ParsedCompact,
 } from './jose/compact.js';
 export { decryptDirA256Gcm, encryptDirA256Gcm, type DirA256GcmDecryptOptions, type DirA256GcmHeader } from './jose/dir-a256gcm.js';
 export {

@@ -15,11 +15,13 @@ describe('peekCompactHeader', () => {
     assert.deepEqual(peekCompactHeader(token), {
       kind: 'jwe',
       header: { alg: 'dir', enc: 'A256GCM', kid: 'kms://kms.example.com/ecdhe/1' },
+      segments: token.split('.'),
     });
   });
 
   it('reads the header of a JWS (3 segments)', () => {
-    assert.deepEqual(peekCompactHeader(jws(b64json({ alg: 'PS256', kid: 'k' }))), { kind: 'jws', header: { alg: 'PS256', kid: 'k' } });
+    const token = jws(b64json({ alg: 'PS256', kid: 'k' }));
+    assert.deepEqual(peekCompactHeader(token), { kind: 'jws', header: { alg: 'PS256', kid: 'k' }, segments: token.split('.') });
   });
 
   it('accepts an empty payload and an empty encrypted key', () => {

@@ -35,6 +35,17 @@ describe('dir + A256GCM compact JWE: round trip', () => {
     assert.equal(peekCompactHeader(token).header.kid, KID);
   });
 
+  it('decrypts the token peekCompactHeader parsed, and refuses an object merely shaped like one', () => {
+    const key = randomKey();
+    const token = encryptDirA256Gcm(key, KID, PLAINTEXT);
+    const peeked = peekCompactHeader(token);
+    assert.deepEqual(decryptDirA256Gcm(key, peeked).plaintext, PLAINTEXT);
+    assert.throws(() => ((peeked.segments as string[])[3] = 'AAAA'), TypeError, 'the parsed segments are frozen');
+    // Same shape, segments never checked: parsed again as a token, and refused as not a string.
+    const lookalike = { header: peeked.header, kind: peeked.kind, segments: [...peeked.segments] };
+    malformedBy(() => decryptDirA256Gcm(key, lookalike as unknown as typeof peeked));
+  });
+
   it('works with a secret KeyObject as well as a Buffer', () => {
     const bytes = randomKey();
     const token = encryptDirA256Gcm(createSecretKey(bytes), KID, PLAINTEXT);

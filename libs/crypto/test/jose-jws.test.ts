@@ -70,7 +70,8 @@ describe('JWS PS256: sign and verify', () => {
 
   it('signs with the header {"alg":"PS256","kid":...} and verifies', async () => {
     const token = await signCompactJws(PAYLOAD, KID, signer);
-    assert.deepEqual(peekCompactHeader(token), { kind: 'jws', header: { alg: 'PS256', kid: KID } });
+    const peeked = peekCompactHeader(token);
+    assert.deepEqual({ kind: peeked.kind, header: peeked.header }, { kind: 'jws', header: { alg: 'PS256', kid: KID } });
     assert.equal(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString(), `{"alg":"PS256","kid":"${KID}"}`);
     const { header, payload } = verifyCompactJws(token, publicKey, { algorithms: ['PS256'], expectedKid: KID });
     assert.deepEqual(payload, PAYLOAD);

@@ -99,7 +99,8 @@ describe('RSA-OAEP + A256GCM: round trip', () => {
 
   it('decrypts what it encrypts; the header is alg, enc, kid', async () => {
     const token = encryptRsaOaepJwe(publicKey, KID, PLAINTEXT);
-    assert.deepEqual(peekCompactHeader(token), { kind: 'jwe', header: { alg: 'RSA-OAEP', enc: 'A256GCM', kid: KID } });
+    const peeked = peekCompactHeader(token);
+    assert.deepEqual({ kind: peeked.kind, header: peeked.header }, { kind: 'jwe', header: { alg: 'RSA-OAEP', enc: 'A256GCM', kid: KID } });
     assert.equal(Buffer.from(token.split('.')[1] ?? '', 'base64url').length, 256);
     const { header, plaintext } = await decryptRsaOaepJwe(token, softwareRsaOaepDecryptor(privateKey), { expectedKid: KID });
     assert.deepEqual(plaintext, PLAINTEXT);

@@ -18,7 +18,7 @@ export {
   type ReadinessReport,
 } from './health/health.js';
 export type { HttpMiddleware } from './http-types.js';
-export { createLogger, REDACTED_PATHS, type CreateLoggerOptions, type Logger } from './logging/logger.js';
+export { createLogger, redactSecrets, SECRET_LOG_FIELDS, type CreateLoggerOptions, type Logger } from './logging/logger.js';
 export { NestPinoLogger } from './logging/nest-pino-logger.js';
 export { REQUEST_ID_HEADER, requestIdOf, requestLogging } from './logging/request-logging.js';
 export { MetricsController } from './metrics/metrics.controller.js';

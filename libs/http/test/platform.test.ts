@@ -5,7 +5,7 @@ import { Module } from '@nestjs/common';
 import { ConfigError, Secret } from '@realm/config';
 import { RealmError } from '@realm/errors';
 import { register as globalRegistry } from 'prom-client';
-import { createHttpsApp, defaultHttpErrorStatus, HTTP_ERROR_STATUS, loadTlsMaterial, Metrics, MetricsModule, NestPinoLogger, REDACTED_PATHS } from '../src/index.js';
+import { createHttpsApp, defaultHttpErrorStatus, HTTP_ERROR_STATUS, loadTlsMaterial, Metrics, MetricsModule, NestPinoLogger, redactSecrets } from '../src/index.js';
 import { captureLogger, testConfig, withTempDir } from './support.js';
 
 describe('logger', () => {
@@ -29,14 +29,14 @@ describe('logger', () => {
     assert.deepEqual(records().map((r) => r['msg']), ['shown']);
   });
 
-  it('masks credential headers and secret fields at the top and four levels down', () => {
+  it('masks credential headers and secret fields at the top and at any depth', () => {
     const { logger, raw, records } = captureLogger(testConfig({ dataDir: '/nonexistent' }));
     logger.info({
       password: 'leak-p0',
       req: { headers: { authorization: 'Bearer leak-t1', cookie: 'leak-c1', 'x-api-key': 'leak-k1', 'set-cookie': ['leak-s1'], accept: 'application/json' } },
       err: { config: { headers: { Authorization: 'Bearer leak-t2' } } },
       vault: { pkcs11: { login: { pin: 'leak-1234' } } },
-      a: { b: { c: { d: { token: 'leak-t3', secret: 'leak-s3' } } } },
+      a: { b: { c: { d: { token: 'leak-t3', secret: 'leak-s3', e: { f: { g: [{ Password: 'leak-p7' }] } } } } } },
     });
     assert.ok(!raw().includes('leak-'), raw());
     const [line] = records();
@@ -47,7 +47,42 @@ describe('logger', () => {
       'set-cookie': '****',
       accept: 'application/json',
     });
-    assert.ok(REDACTED_PATHS.includes('*.*.*.*.password'));
+  });
+
+  it('masks secrets held by logged errors and their causes, and keeps their message and stack', () => {
+    const { logger, raw, records } = captureLogger(testConfig({ dataDir: '/nonexistent' }));
+    const cause = Object.assign(new Error('upstream refused'), { config: { headers: { Authorization: 'Bearer leak-cause' } } });
+    const error = Object.assign(new Error('request failed', { cause }), { response: { request: { headers: { cookie: 'leak-cookie' } } } });
+    logger.error({ err: error }, 'call failed');
+    assert.ok(!raw().includes('leak-'), raw());
+    const logged = records()[0]?.['err'] as { message: string; stack: string; type: string; response: unknown };
+    assert.match(logged.message, /^request failed/);
+    assert.equal(logged.type, 'Error');
+    assert.match(logged.stack, /request failed/);
+    assert.deepEqual(logged.response, { request: { headers: { cookie: '****' } } });
+    // The logged error itself is left as it was.
+    assert.equal((error as unknown as { response: { request: { headers: { cookie: string } } } }).response.request.headers.cookie, 'leak-cookie');
+  });
+
+  it('leaves requests to their serializer: a child bound to a request logs its method and path only', async () => {
+    const { logger, raw, records } = captureLogger(testConfig({ dataDir: '/nonexistent' }));
+    const { IncomingMessage } = await import('node:http');
+    const { Socket } = await import('node:net');
+    const req = Object.assign(new IncomingMessage(new Socket()), { method: 'POST', url: '/kms/messages?x=1', headers: { authorization: 'Bearer leak-req' } });
+    logger.child({ req }, { serializers: { req: (r: typeof req) => ({ method: r.method, path: r.url.split('?')[0] }) } }).info('seen');
+    assert.ok(!raw().includes('leak-'), raw());
+    assert.deepEqual(records()[0]?.['req'], { method: 'POST', path: '/kms/messages' });
+  });
+
+  it('redactSecrets copies only what it changes and survives cycles', () => {
+    const clean = { method: 'POST', path: '/kms/messages', nested: { status: 200 } };
+    assert.equal(redactSecrets(clean), clean);
+    const cyclic: Record<string, unknown> = { token: 'leak', inner: {} };
+    (cyclic['inner'] as Record<string, unknown>)['back'] = cyclic;
+    const redacted = redactSecrets(cyclic);
+    assert.notEqual(redacted, cyclic);
+    assert.equal(redacted['token'], '****');
+    assert.equal(cyclic['token'], 'leak');
   });
 
   it('masks secrets bound to child loggers, and Secret values print as ****', () => {

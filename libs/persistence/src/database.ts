@@ -38,10 +38,11 @@ const MIGRATION_LOCK_ID = 0x5ea1_7001;
 /**
  * The appliance's database: TypeORM over better-sqlite3 (embedded default) or pg (clusters).
  *
- * SQLite: one connection per process (TypeORM shares a single query runner), WAL with
- * synchronous=FULL so that a committed write survives kill -9 and power loss. Because that single
+ * SQLite: one writing connection per process (TypeORM shares a single query runner), WAL with
+ * synchronous=FULL so that a committed write survives kill -9 and power loss, and a second,
+ * query-only connection for reads, which WAL lets run while a write is open. Because the writing
  * connection is shared, concurrent async units of work would otherwise interleave inside one
- * transaction; every unit of work therefore runs under an in-process mutex, and writes use
+ * transaction; every write therefore runs under an in-process mutex, and writes use
  * BEGIN IMMEDIATE so that a second process waits for the write lock (without blocking its event
  * loop) instead of failing a read-to-write upgrade with SQLITE_BUSY. Writes that wait together
  * commit together (group commit, each in its own savepoint): one fsync per group rather than per
@@ -67,6 +68,12 @@ export class Database {
     readonly driver: Driver,
     private readonly dataSource: DataSource,
     private readonly display: string,
+    /**
+     * SQLite (a file): a second connection, query-only, for reads outside any write. In WAL mode it
+     * reads the last committed state while the writer's group is open (even while it waits for
+     * another process's lock or its fsync), so reads never queue behind writes.
+     */
+    private readonly readSource?: DataSource,
   ) {}
 
   static async open(config: DatabaseConfig, options: DatabaseOptions): Promise<Database> {
@@ -109,7 +116,27 @@ export class Database {
     } catch (error) {
       throw new PersistenceError('DB_UNAVAILABLE', `cannot open the database at ${display} (database.url): ${reasonOf(error)}`, { setting: 'database.url', cause: error });
     }
-    const database = new Database(config.driver, dataSource, display);
+    let readSource: DataSource | undefined;
+    if (config.driver === 'sqlite' && config.sqlitePath !== ':memory:') {
+      readSource = new DataSource({
+        type: 'better-sqlite3',
+        database: config.sqlitePath!,
+        entities,
+        synchronize: false,
+        timeout: SQLITE_LOCK_TIMEOUT_MS,
+        prepareDatabase: (db: { pragma(source: string): unknown }) => {
+          // Reads only: anything else is refused by SQLite itself, not just by convention.
+          db.pragma('query_only = ON');
+        },
+      });
+      try {
+        await readSource.initialize();
+      } catch (error) {
+        await dataSource.destroy().catch(() => undefined);
+        throw new PersistenceError('DB_UNAVAILABLE', `cannot open the database at ${display} (database.url) for reading: ${reasonOf(error)}`, { setting: 'database.url', cause: error });
+      }
+    }
+    const database = new Database(config.driver, dataSource, display, readSource);
     if (config.schema !== undefined) await database.ensureSchema(config.schema);
     return database;
   }
@@ -150,10 +177,18 @@ export class Database {
     return this.exclusive(() => this.dataSource.showMigrations());
   }
 
-  /** A read: on SQLite serialised with writes of this process, on PostgreSQL a pooled query. */
+  /**
+   * A read. PostgreSQL: a pooled query. SQLite: on the query-only connection, concurrently with
+   * this process's writes, each statement seeing what was committed when it ran (as on PostgreSQL
+   * under READ COMMITTED); inside a write, on the writer's connection, so it sees that write.
+   */
   read<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     const outer = this.unitOfWork.getStore();
     if (outer !== undefined && this.driver === 'sqlite') return work(outer);
+    if (this.readSource) {
+      const tx: Tx = { manager: this.readSource.manager, driver: this.driver };
+      return this.unitOfWork.run(tx, () => work(tx));
+    }
     const tx: Tx = { manager: this.dataSource.manager, driver: this.driver };
     if (this.driver === 'postgres') return this.unitOfWork.run(tx, () => work(tx));
     return this.exclusive(() => this.unitOfWork.run(tx, () => work(tx)));
@@ -298,16 +333,18 @@ export class Database {
    */
   async savepoint<T>(tx: Tx, work: () => Promise<T>): Promise<T> {
     const name = `realm_savepoint_${(this.savepoints += 1)}`;
-    await tx.manager.query(`SAVEPOINT ${name}`);
+    // SQLite: on the connection directly, as the group commit does (no TypeORM awaits inside the lock).
+    const control = tx.driver === 'sqlite' ? (sql: string) => void sqliteConnectionOf(tx.manager).exec(sql) : (sql: string) => tx.manager.query(sql);
+    await control(`SAVEPOINT ${name}`);
     let value: T;
     try {
       value = await work();
     } catch (error) {
-      await tx.manager.query(`ROLLBACK TO SAVEPOINT ${name}`);
-      await tx.manager.query(`RELEASE SAVEPOINT ${name}`);
+      await control(`ROLLBACK TO SAVEPOINT ${name}`);
+      await control(`RELEASE SAVEPOINT ${name}`);
       throw error;
     }
-    await tx.manager.query(`RELEASE SAVEPOINT ${name}`);
+    await control(`RELEASE SAVEPOINT ${name}`);
     return value;
   }
 
@@ -327,11 +364,14 @@ export class Database {
 
   /** Raw SQL for tests and diagnostics (PRAGMA checks, tamper simulations); not for services. */
   query<T = unknown>(sql: string, parameters: unknown[] = []): Promise<T> {
-    return this.read((tx) => tx.manager.query(sql, parameters) as Promise<T>);
+    // On the writer's connection: tamper simulations write.
+    if (this.driver === 'postgres') return this.dataSource.query(sql, parameters) as Promise<T>;
+    return this.exclusive(() => this.dataSource.query(sql, parameters) as Promise<T>);
   }
 
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
+    if (this.readSource?.isInitialized) await this.readSource.destroy();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 

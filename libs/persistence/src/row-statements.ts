@@ -71,10 +71,42 @@ export class RowStatements<Row extends object> {
     }
   }
 
+  /**
+   * Inserts the rows whose `key` columns (a unique key of the table) match no existing row, and
+   * returns the keys of those it inserted: `INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key`
+   * (SQLite ≥ 3.35 and PostgreSQL). A row conflicting with an earlier row of the same call is
+   * skipped too. On PostgreSQL a conflicting row another transaction is inserting is waited for,
+   * then skipped, so no unique violation escapes.
+   */
+  async insertNew<K extends keyof Row & string>(rows: readonly Row[], key: readonly K[]): Promise<Pick<Row, K>[]> {
+    const { columns } = this.shape;
+    const keyColumns = key.map((property) => this.column(property));
+    const keyList = keyColumns.map((c) => quote(c.databaseName)).join(', ');
+    const perStatement = Math.max(1, Math.floor(MAX_PARAMETERS / columns.length));
+    const inserted: Pick<Row, K>[] = [];
+    const driver = this.manager.connection.driver;
+    for (let start = 0; start < rows.length; start += perStatement) {
+      const chunk = rows.slice(start, start + perStatement);
+      const parameters: unknown[] = [];
+      for (const row of chunk) for (const column of columns) parameters.push(this.persistent(column, (row as Record<string, unknown>)[column.propertyName]));
+      const raw = (await this.query(`${this.insertText(chunk.length)} ON CONFLICT (${keyList}) DO NOTHING RETURNING ${keyList}`, parameters)) as Record<string, unknown>[];
+      for (const r of raw) inserted.push(Object.fromEntries(keyColumns.map((c) => [c.propertyName, driver.prepareHydratedValue(r[c.databaseName], c)])) as Pick<Row, K>);
+    }
+    return inserted;
+  }
+
   /** `SELECT <every column> FROM <table> WHERE <where> <tail>`, hydrated. */
   async select(where: string, parameters: readonly unknown[], tail = ''): Promise<Row[]> {
     const raw = (await this.query(this.numbered(`SELECT ${this.shape.selectList} FROM ${this.shape.table} WHERE ${where} ${tail}`), parameters)) as Record<string, unknown>[];
     return raw.map((r) => this.hydrate(r));
+  }
+
+  /** `SELECT <property's column> FROM <table> WHERE <where>`: one column's values, hydrated. */
+  async pluck<K extends keyof Row & string>(property: K, where: string, parameters: readonly unknown[]): Promise<Row[K][]> {
+    const column = this.column(property);
+    const raw = (await this.query(this.numbered(`SELECT ${quote(column.databaseName)} FROM ${this.shape.table} WHERE ${where}`), parameters)) as Record<string, unknown>[];
+    const driver = this.manager.connection.driver;
+    return raw.map((r) => driver.prepareHydratedValue(r[column.databaseName], column) as Row[K]);
   }
 
   /** Rows whose `property` is one of `values` (chunked under the parameter limit). */

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { loadConfig } from '@realm/config';
 import { repoRoot, testDatabases } from '@realm/testing';
-import { Database, defineEntity, driverOfRunner, PersistenceError, portableTable } from '../src/index.js';
+import { Database, defineEntity, driverOfRunner, PersistenceError, portableTable, RowStatements } from '../src/index.js';
 
 interface SampleRow {
   id: string;
@@ -32,6 +32,10 @@ const SampleEntity = defineEntity<SampleRow>({
     doc: { column: 'doc', type: 'json' },
   },
 });
+
+type AnyTx = Parameters<Parameters<Database['write']>[0]>[0];
+const repo = (tx: AnyTx) => tx.manager.getRepository<SampleRow>('sample_rows');
+const sample = (id: string, big = 1): SampleRow => ({ id, blob: Buffer.alloc(1), at: new Date(), big, flag: false, doc: { nested: [] } });
 
 class SampleInit1700000000000 implements MigrationInterface {
   name = 'SampleInit1700000000000';
@@ -96,13 +100,31 @@ for (const database of testDatabases()) {
       }
     });
 
+    it('hand-written statements (RowStatements) store and read rows exactly as TypeORM does', async () => {
+      const created = await database.create();
+      const db = await Database.open(loadConfig({ env: created.env }).database, options);
+      try {
+        await db.migrate();
+        const rows: SampleRow[] = ['a', 'b', 'c'].map((id, i) => ({ id, blob: Buffer.from([i, 255]), at: new Date(Date.UTC(2026, 2, 29, 1, 30, i)), big: 2 ** 52 + i, flag: i % 2 === 0, doc: { nested: [id, 'ü'] } }));
+        await db.write((tx) => RowStatements.of<SampleRow>(tx, 'sample_rows').insert(rows));
+        const viaTypeOrm = await db.read((tx) => tx.manager.getRepository<SampleRow>('sample_rows').find({ order: { id: 'ASC' } }));
+        assert.deepEqual(viaTypeOrm, rows);
+        const selected = await db.read((tx) => RowStatements.of<SampleRow>(tx, 'sample_rows').selectIn('id', ['c', 'a']));
+        assert.deepEqual(selected.sort((x, y) => x.id.localeCompare(y.id)), [rows[0], rows[2]]);
+        const statements = (tx: AnyTx) => RowStatements.of<SampleRow>(tx, 'sample_rows');
+        assert.deepEqual(await db.read((tx) => statements(tx).pluck('big', '"flag" = ? ORDER BY "id"', [statements(tx).value('flag', true)])), [rows[0]!.big, rows[2]!.big]);
+        assert.deepEqual(await db.read((tx) => statements(tx).pluck('at', '"id" = ?', ['b'])), [rows[1]!.at]);
+      } finally {
+        await db.close();
+        await created.drop();
+      }
+    });
+
     it('commits all of a write or none of it, and refuses a write nested in another unit of work', async () => {
       const created = await database.create();
       const db = await Database.open(loadConfig({ env: created.env }).database, options);
       try {
         await db.migrate();
-        const repo = (tx: Parameters<Parameters<Database['write']>[0]>[0]) => tx.manager.getRepository<SampleRow>('sample_rows');
-        const sample = (id: string): SampleRow => ({ id, blob: Buffer.alloc(1), at: new Date(), big: 1, flag: false, doc: { nested: [] } });
         await assert.rejects(
           db.write(async (tx) => {
             await repo(tx).insert(sample('b'));
@@ -127,8 +149,6 @@ for (const database of testDatabases()) {
       const db = await Database.open(config.database, options);
       try {
         await db.migrate();
-        const repo = (tx: Parameters<Parameters<Database['write']>[0]>[0]) => tx.manager.getRepository<SampleRow>('sample_rows');
-        const sample = (id: string, big = 1): SampleRow => ({ id, blob: Buffer.alloc(1), at: new Date(), big, flag: false, doc: { nested: [] } });
         await db.write((tx) => repo(tx).insert(sample('seed', 0)));
         // Started in one tick: on SQLite they share one group commit.
         const writes = Array.from({ length: 30 }, (_, i) =>
@@ -172,8 +192,6 @@ for (const database of testDatabases()) {
         // A second connection to the same file: what another appliance process (http.workers) has.
         const second = await Database.open(config.database, options);
         try {
-          const repo = (tx: Parameters<Parameters<Database['write']>[0]>[0]) => tx.manager.getRepository<SampleRow>('sample_rows');
-          const sample = (id: string): SampleRow => ({ id, blob: Buffer.alloc(1), at: new Date(), big: 1, flag: false, doc: { nested: [] } });
           let locked!: () => void;
           const holding = new Promise<void>((resolve) => (locked = resolve));
           // The first connection holds the write lock for 400 ms (a unit that waits on a timer).
@@ -199,6 +217,33 @@ for (const database of testDatabases()) {
         } finally {
           await second.close();
           await first.close();
+        }
+      });
+
+      it("reads on a query-only connection while this process's write is open, seeing what was committed", async () => {
+        const created = await database.create();
+        const db = await Database.open(loadConfig({ env: created.env }).database, options);
+        try {
+          await db.migrate();
+          await db.write((tx) => repo(tx).insert(sample('committed')));
+          let release!: () => void;
+          let inserted!: () => void;
+          const insertedRow = new Promise<void>((resolve) => (inserted = resolve));
+          const open = db.write(async (tx) => {
+            await repo(tx).insert(sample('open'));
+            inserted();
+            await new Promise<void>((resolve) => (release = resolve));
+          });
+          await insertedRow;
+          // The write is open and holds the connection: the read is answered anyway, without its row.
+          assert.deepEqual((await db.read((tx) => repo(tx).find())).map((r) => r.id), ['committed']);
+          await assert.rejects(db.read((tx) => repo(tx).insert(sample('sneaked'))), /readonly|read-only|SQLITE_READONLY/i);
+          release();
+          await open;
+          assert.deepEqual((await db.read((tx) => repo(tx).find({ order: { id: 'ASC' } }))).map((r) => r.id), ['committed', 'open']);
+        } finally {
+          await db.close();
+          await created.drop();
         }
       });
 

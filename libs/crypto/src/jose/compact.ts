@@ -57,12 +57,26 @@ export interface ParsedCompact extends CompactHeader {
  * check here and downstream reads the same parsed object, so no two readers of one token can see
  * different values.
  */
-export function peekCompactHeader(token: string, options: CompactLimits = {}): CompactHeader {
-  const { header, kind } = parseCompact(token, options);
-  return { header, kind };
+export function peekCompactHeader(token: string, options: CompactLimits = {}): ParsedCompact {
+  return parseCompact(token, options);
 }
 
-/** {@link peekCompactHeader}, also returning the segments for the decrypt and verify functions. */
+/**
+ * The results of {@link parseCompact}: a decrypt function given a parsed token instead of a string
+ * trusts its checks only if it came from here, never from an object of the same shape.
+ */
+const genuine = new WeakSet<ParsedCompact>();
+
+/** Whether `value` is a token {@link parseCompact} parsed and checked (and not something shaped like one). */
+export function isParsedCompact(value: unknown): value is ParsedCompact {
+  return typeof value === 'object' && value !== null && genuine.has(value as ParsedCompact);
+}
+
+/**
+ * {@link peekCompactHeader}, also returning the segments for the decrypt and verify functions. A
+ * caller that looks the header up first can hand the result to `decryptDirA256Gcm` rather than the
+ * string, and the token is split and checked once.
+ */
 export function parseCompact(token: unknown, options: CompactLimits = {}): ParsedCompact {
   const maxTokenLength = options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH;
   if (!Number.isInteger(maxTokenLength) || maxTokenLength < 1 || maxTokenLength > MAX_TOKEN_LENGTH_CEILING) {
@@ -90,7 +104,9 @@ export function parseCompact(token: unknown, options: CompactLimits = {}): Parse
   const header = decodeHeader(segments[0] as string);
   if (typeof header.alg !== 'string') throw malformed('the protected header has no string "alg" (RFC 7515 §4.1.1)');
   if (kind === 'jwe' && typeof header.enc !== 'string') throw malformed('the JWE protected header has no string "enc" (RFC 7516 §4.1.2)');
-  return { header, kind, segments };
+  const parsed: ParsedCompact = Object.freeze({ header, kind, segments: Object.freeze(segments) });
+  genuine.add(parsed);
+  return parsed;
 }
 
 function decodeHeader(segment: string): JoseHeader {

@@ -1,7 +1,7 @@
 import { aesGcmDecrypt } from '../aes-gcm.js';
 import { requireBytes, secretKeyLength, type SymmetricKey } from '../bytes.js';
 import { decryptFailed, invalidInput, malformed } from '../crypto.error.js';
-import type { CompactLimits, JoseHeader } from './compact.js';
+import type { CompactLimits, JoseHeader, ParsedCompact } from './compact.js';
 import { requireKid } from './checks.js';
 import { CEK_BYTES, encodeJweHeader, parseA256GcmJwe, sealCompactJwe } from './jwe-a256gcm.js';
 
@@ -29,7 +29,8 @@ export function encryptDirA256Gcm(key: SymmetricKey, kid: string, plaintext: Uin
 
 /**
  * Decrypts a compact `dir` + `A256GCM` JWE. Look the key up first with `peekCompactHeader(token)`
- * and its `kid`; the header, `kid` included, is the AAD, so it is authenticated here with the rest.
+ * and its `kid`, and pass what it returned (the token is then not split and checked again); the
+ * header, `kid` included, is the AAD, so it is authenticated here with the rest.
  *
  * `CRYPTO_MALFORMED` for a token off the profile (see `parseA256GcmJwe`; also a missing `kid`,
  * which the receiver needs to find the key). `CRYPTO_DECRYPT_FAILED`, one message, for a `kid`
@@ -37,7 +38,7 @@ export function encryptDirA256Gcm(key: SymmetricKey, kid: string, plaintext: Uin
  */
 export function decryptDirA256Gcm(
   key: SymmetricKey,
-  token: string,
+  token: string | ParsedCompact,
   options: DirA256GcmDecryptOptions = {},
 ): { header: DirA256GcmHeader; plaintext: Buffer } {
   requireKey(key);

@@ -4,7 +4,7 @@ import { invalidInput, malformed } from '../crypto.error.js';
 import { randomNonce } from '../random.js';
 import { base64urlEncode } from './base64url.js';
 import { requireKid } from './checks.js';
-import { hasMember, MAX_HEADER_BYTES, parseCompact, type CompactLimits, type JoseHeader } from './compact.js';
+import { hasMember, isParsedCompact, MAX_HEADER_BYTES, parseCompact, type CompactLimits, type JoseHeader } from './compact.js';
 
 /**
  * What the two JWE profiles of this module share: content encryption with A256GCM
@@ -44,7 +44,7 @@ export interface ParsedA256GcmJwe {
  * from the caller, never from the token.
  */
 export function parseA256GcmJwe(token: unknown, expectedAlg: A256GcmJweAlg, limits: CompactLimits): ParsedA256GcmJwe {
-  const { header, kind, segments } = parseCompact(token, limits);
+  const { header, kind, segments } = isParsedCompact(token) ? token : parseCompact(token, limits);
   if (kind !== 'jwe') throw malformed('expected a compact JWE (5 segments), got a JWS');
   if (header.alg !== expectedAlg) throw malformed(`the JWE "alg" is not "${expectedAlg}"`);
   if (header.enc !== 'A256GCM') throw malformed('the JWE "enc" is not "A256GCM"');

@@ -67,6 +67,9 @@ export function configureHttpApp<Server extends HttpServer | HttpsServer>(app: N
   const errorStatus = resolveRequired<RealmErrorHttpStatus>(app, HTTP_ERROR_STATUS, 'HTTP_ERROR_STATUS (provide the RealmError to HTTP status mapping)');
 
   app.disable('x-powered-by');
+  // Every answer is Cache-Control: no-store (noStore below), so an ETag is never used; Express would
+  // hash each response body for it (a SHA-1 over 60 KB per KMS batch answer).
+  app.set('etag', false);
   app.set('trust proxy', config.http.trustProxy ? 1 : false);
 
   app.use(requestLogging(logger));

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { MASK, type RealmConfig } from '@realm/config';
 import { pino } from 'pino';
@@ -12,26 +13,60 @@ export interface CreateLoggerOptions {
   readonly name?: string;
 }
 
-/** Header names that carry credentials (RFC 9110 §11.6.2, RFC 6265), in both spellings they are logged with. */
-const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'set-cookie', 'x-api-key', 'Authorization', 'Cookie', 'Set-Cookie', 'X-Api-Key', 'X-API-Key'];
-/** Field names whose values are secrets wherever they appear. */
-const SECRET_FIELDS = ['pin', 'password', 'token', 'secret'];
 /**
- * How many levels below the top a name is redacted at. Redact paths have no recursive wildcard, so
- * each depth is a path of its own: `password`, `*.password`, … `*.*.*.*.password` covers
- * `err.config.headers.authorization` and similar shapes client libraries put in errors.
+ * Member names whose values are credentials wherever they appear, compared without regard to case:
+ * credential headers (RFC 9110 §11.6.2, RFC 6265) and secret fields.
  */
-const REDACT_DEPTH = 4;
+export const SECRET_LOG_FIELDS: ReadonlySet<string> = new Set(['authorization', 'cookie', 'set-cookie', 'x-api-key', 'pin', 'password', 'token', 'secret']);
 
-/** The redact paths of {@link createLogger}, exported so tests can show what is covered. */
-export const REDACTED_PATHS: readonly string[] = [...CREDENTIAL_HEADERS, ...SECRET_FIELDS].flatMap((name) => {
-  const key = /^[A-Za-z_$][\w$]*$/.test(name) ? `.${name}` : `["${name}"]`;
-  return Array.from({ length: REDACT_DEPTH + 1 }, (_, depth) => ('.*'.repeat(depth) + key).replace(/^\./, ''));
-});
+/**
+ * `value` with every member named in {@link SECRET_LOG_FIELDS}, at any depth, replaced by `mask`.
+ * Copy on write: what holds no such member is returned as is, so an ordinary log line costs one
+ * walk and no allocation. Objects other than plain ones (errors, class instances) are copied with
+ * their prototype and every own property, so an Error stays an Error, message and stack included.
+ * Event emitters (requests, responses, sockets) are left to their serializers. A cycle is left to
+ * the serializer, which writes it as [Circular].
+ *
+ * pino's own path-based `redact` was measured at 130 µs per request line with the wildcard paths
+ * that covered four levels; this walk covers every level for a few microseconds.
+ */
+export function redactSecrets<T>(value: T, mask: string = MASK): T {
+  return redactValue(value, mask, []) as T;
+}
+
+function redactValue(value: unknown, mask: string, ancestors: object[]): unknown {
+  // Requests, responses and sockets are emitters, not data: their serializers write the few fields
+  // a line may carry (see request-logging.ts), and walking one would walk its whole server.
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || value instanceof EventEmitter || ancestors.includes(value)) return value;
+  ancestors.push(value);
+  let copy: Record<string | number, unknown> | undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const redacted = redactValue(value[i], mask, ancestors);
+      if (redacted !== value[i]) (copy ??= [...value] as unknown as Record<number, unknown>)[i] = redacted;
+    }
+  } else {
+    const members = value as Record<string, unknown>;
+    for (const key of Object.keys(members)) {
+      const redacted = SECRET_LOG_FIELDS.has(key.toLowerCase()) ? mask : redactValue(members[key], mask, ancestors);
+      if (redacted !== members[key]) (copy ??= copyOf(members))[key] = redacted;
+    }
+  }
+  ancestors.pop();
+  return copy ?? value;
+}
+
+function copyOf(value: object): Record<string, unknown> {
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype === Object.prototype || prototype === null) return { ...value };
+  return Object.create(prototype as object, Object.getOwnPropertyDescriptors(value)) as Record<string, unknown>;
+}
 
 /**
  * The process logger: JSON lines on stdout (or `destination`), at `log.level`, with the service name,
- * pid and hostname on every line and credentials redacted to `****` (the mask {@link Secret} prints).
+ * pid and hostname on every line and credentials redacted to `****` (the mask {@link Secret} prints)
+ * at any depth: in the logged object, in child loggers' bindings, and in serialized errors (whose
+ * `cause` the error serializer writes out).
  * Levels are written as labels (`"level":"warn"`) so operators can read and filter them without
  * pino's numeric table.
  */
@@ -40,8 +75,15 @@ export function createLogger(config: RealmConfig, options: CreateLoggerOptions =
     level: config.log.level,
     base: { service: options.name ?? 'realm', pid: process.pid, hostname: hostname() },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    redact: { paths: [...REDACTED_PATHS], censor: MASK },
+    formatters: { level: (label) => ({ level: label }), log: (object) => redactSecrets(object) },
+    serializers: { err: (error: Error) => redactSecrets(pino.stdSerializers.err(error)) },
   };
-  return options.destination === undefined ? pino(loggerOptions) : pino(loggerOptions, options.destination);
+  const logger = options.destination === undefined ? pino(loggerOptions) : pino(loggerOptions, options.destination);
+  // pino applies no formatter to a child's bindings, so they are redacted on the way in. Children
+  // are created from their parent's prototype, so every descendant inherits this `child`.
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, childOptions) {
+    return child.call(this, redactSecrets(bindings), childOptions);
+  } as typeof logger.child;
+  return logger;
 }

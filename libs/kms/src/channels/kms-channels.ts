@@ -124,8 +124,9 @@ export class KmsChannels {
 
   /**
    * {@link recordRequests} in the caller's transaction. On PostgreSQL, another node recording one of
-   * the same pairs, or deleting a channel, between our reads and writes fails the statement and so
-   * the transaction ({@link isRecordingRace}); the caller runs its transaction once more and then
+   * the same pairs waits for us or we for it, and the later one sees a replay; another node deleting
+   * a channel between our read and our insert fails the statement on its foreign key and so the
+   * transaction ({@link isRecordingRace}); the caller runs its transaction once more and then
    * sees the replay or the deleted channel.
    */
   async recordRequestsIn(entries: readonly { channelUri: string; requestId: string }[], tx: Tx): Promise<(KmsError | undefined)[]> {

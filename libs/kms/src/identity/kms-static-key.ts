@@ -46,6 +46,17 @@ export class KmsStaticKey {
 
   /** The active key; reloaded from the database if another node rotated it. */
   async current(): Promise<{ uri: string; publicKey: KeyObject; chain: string[] }> {
+    if (this.active && this.stale) {
+      // Every KMS batch asks: is the key still the active one? Its URI answers that; the whole row
+      // (with its certificate chain) is read again only when it changed, or for discovery.
+      const uri = await this.repository.activeUri();
+      if (uri !== undefined && uri === this.active.row.uri) this.stale = false;
+    }
+    return this.load();
+  }
+
+  /** {@link current}, with the row read again whatever happened: its certificate chain may have been imported on another node. */
+  private async load(): Promise<{ uri: string; publicKey: KeyObject; chain: string[] }> {
     if (!this.active || this.stale) {
       const row = await this.repository.active();
       if (!row) throw new KmsError('KMS_UNAVAILABLE', 'the KMS has no static key: run `realmctl init`');
@@ -65,7 +76,8 @@ export class KmsStaticKey {
   }
 
   async publicJwk(): Promise<StaticPublicJwk> {
-    const { uri, publicKey, chain } = await this.current();
+    this.stale = true;
+    const { uri, publicKey, chain } = await this.load();
     const jwk = publicKey.export({ format: 'jwk' }) as { n: string; e: string };
     return { kty: 'RSA', kid: uri, n: jwk.n, e: jwk.e, ...(chain.length > 0 && { x5c: chain }) };
   }

@@ -1,5 +1,5 @@
 import { AuditError, type AuditEvent, type AuditLog } from '@realm/audit';
-import { decryptDirA256Gcm, encryptDirA256Gcm, peekCompactHeader } from '@realm/crypto';
+import { decryptDirA256Gcm, encryptDirA256Gcm, type JoseHeader, type ParsedCompact, peekCompactHeader } from '@realm/crypto';
 import { PersistenceError } from '@realm/persistence';
 import { VaultError } from '@realm/vault';
 import { KmsChannels, type OpenChannel } from '../channels/kms-channels.js';
@@ -42,6 +42,21 @@ interface Prepared {
   readonly started: number;
 }
 
+/** A request decrypted and parsed on its channel, waiting for its credential's verification. */
+interface Opened {
+  readonly channel: OpenChannel;
+  readonly request: KmsRequest;
+  /** The credential as the batch's verifications are keyed: the bearer token, or the JWK. */
+  readonly credentialKey: string;
+  readonly started: number;
+}
+
+/** A message as its protected header classifies it: a handshake, a request on a channel, or already answered. */
+type Decoded =
+  | Outcome
+  | { readonly handshake: string; readonly header: JoseHeader; readonly started: number }
+  | { readonly onChannel: ParsedCompact; readonly kid: string; readonly started: number };
+
 interface Outcome {
   readonly response: () => Promise<string>;
   readonly audit?: AuditEvent;
@@ -76,12 +91,10 @@ export class KmsPipeline {
   async process(messages: readonly unknown[]): Promise<string[]> {
     // Another node (or realmctl) may have rotated the static key: read its state once per batch.
     this.staticKey.refresh();
-    // A batch usually carries one credential many times: verify each distinct one once per batch
-    // (the principal is still read from the database for every batch).
-    const credentials = new Map<string, Promise<AuthenticatedPrincipal>>();
-    // 1. What needs no write: decode, decrypt, parse, authenticate (handshakes complete here).
-    const stages: (Outcome | Prepared)[] = [];
-    for (const message of messages) stages.push(await this.processOne(message, credentials));
+    // 1. What needs no write: decode, decrypt, parse, authenticate (handshakes complete here). The
+    //    batch's channels are looked up once each and its distinct credentials (usually one, many
+    //    times) verified once each, together: not an await per message.
+    const stages = await this.prepare(messages);
     const prepared = stages.filter((s): s is Prepared => 'request' in s);
     if (prepared.length > 0 && prepared.every((p) => KmsDispatcher.isKeyRetrieval(p.request))) return this.processRetrievals(stages, prepared);
     // 2. One transaction records every requestId of the batch in the shared replay cache.
@@ -150,33 +163,58 @@ export class KmsPipeline {
     return Promise.all(outcomes.map((o) => o.response()));
   }
 
-  private async processOne(message: unknown, credentials: Map<string, Promise<AuthenticatedPrincipal>>): Promise<Outcome | Prepared> {
+  /** Decodes, decrypts, parses and authenticates every message of a batch, in order. */
+  private async prepare(messages: readonly unknown[]): Promise<(Outcome | Prepared)[]> {
+    const decoded = messages.map((message) => this.decode(message));
+    const kids = [...new Set(decoded.flatMap((d) => ('kid' in d && d.kid !== '' ? [d.kid] : [])))];
+    const channels = new Map(await Promise.all(kids.map(async (kid) => [kid, await this.channels.find(kid)] as const)));
+    const activeUri = kids.length > 0 ? (await this.staticKey.current()).uri : '';
+    // The principal behind each distinct credential (it is still read from the database for every batch).
+    const credentials = new Map<string, Promise<AuthenticatedPrincipal>>();
+    const opened = decoded.map((d) => ('kid' in d ? this.openOnChannel(d, channels.get(d.kid), activeUri, credentials) : d));
+    const verified = new Map<string, PromiseSettledResult<AuthenticatedPrincipal>>();
+    const pending = [...credentials];
+    (await Promise.allSettled(pending.map(([, verifying]) => verifying))).forEach((result, i) => verified.set(pending[i]![0], result));
+    const stages: (Outcome | Prepared)[] = [];
+    for (const stage of opened) {
+      if ('credentialKey' in stage) stages.push(this.authenticated(stage, verified.get(stage.credentialKey)!));
+      else if ('handshake' in stage) stages.push(await this.handshakeStage(stage));
+      else stages.push(stage);
+    }
+    return stages;
+  }
+
+  /** What a message is, from its protected header alone; anything unusable is answered here. */
+  private decode(message: unknown): Decoded {
     const started = performance.now();
-    const observe = (operation: string, status: number) => this.observer?.message(operation, status, (performance.now() - started) / 1000);
+    const refuse = (reason: string) => {
+      this.observe('invalid', 400, started);
+      return this.signedError(new KmsError('KMS_BAD_REQUEST', reason));
+    };
     if (typeof message !== 'string' || message.length > this.limits.maxMessageBytes) {
-      observe('invalid', 400);
-      return this.signedError(new KmsError('KMS_BAD_REQUEST', `each KMS message must be a compact JWE of at most ${this.limits.maxMessageBytes} bytes`));
+      return refuse(`each KMS message must be a compact JWE of at most ${this.limits.maxMessageBytes} bytes`);
     }
-    let header: Record<string, unknown>;
-    let kind: 'jws' | 'jwe';
+    let parsed: ParsedCompact;
     try {
-      ({ header, kind } = peekCompactHeader(message));
+      parsed = peekCompactHeader(message);
     } catch {
-      observe('invalid', 400);
-      return this.signedError(new KmsError('KMS_BAD_REQUEST', 'the message is not a compact JWE'));
+      return refuse('the message is not a compact JWE');
     }
-    if (kind !== 'jwe') {
-      observe('invalid', 400);
-      return this.signedError(new KmsError('KMS_BAD_REQUEST', 'requests must be JWE, not JWS'));
-    }
-    if (header.alg === 'dir') return this.onChannel(message, header, credentials, started);
-    const outcome = header.alg === 'RSA-OAEP' ? await this.handshake(message, header) : undefined;
-    if (outcome) {
-      observe(outcome.operation, outcome.status);
-      return outcome;
-    }
-    observe('invalid', 400);
-    return this.signedError(new KmsError('KMS_BAD_REQUEST', 'unsupported alg: requests use RSA-OAEP (handshake) or dir with A256GCM'));
+    const { header, kind } = parsed;
+    if (kind !== 'jwe') return refuse('requests must be JWE, not JWS');
+    if (header.alg === 'dir') return { onChannel: parsed, kid: typeof header.kid === 'string' ? header.kid : '', started };
+    if (header.alg === 'RSA-OAEP') return { handshake: message, header, started };
+    return refuse('unsupported alg: requests use RSA-OAEP (handshake) or dir with A256GCM');
+  }
+
+  private async handshakeStage(stage: { readonly handshake: string; readonly header: JoseHeader; readonly started: number }): Promise<Outcome> {
+    const outcome = await this.handshake(stage.handshake, stage.header);
+    this.observe(outcome.operation, outcome.status, stage.started);
+    return outcome;
+  }
+
+  private observe(operation: string, status: number, started: number): void {
+    this.observer?.message(operation, status, (performance.now() - started) / 1000);
   }
 
   /** create /ecdhe, encrypted to the static key (draft §5.1). */
@@ -186,7 +224,7 @@ export class KmsPipeline {
       const stale = typeof header.kid === 'string' && (await this.staticKey.isRetired(header.kid));
       if (stale) return { response: () => this.signedErrorText(resetError(), undefined, header.kid as string), operation: 'ecdhe.create', status: 499 };
       const error = new KmsError('KMS_BAD_REQUEST', 'the message is not encrypted to this KMS static key');
-      return { ...(await this.signedError(error)), operation: 'ecdhe.create', status: kmsStatusOf(error.code) };
+      return { ...this.signedError(error), operation: 'ecdhe.create', status: kmsStatusOf(error.code) };
     }
     let requestId: string | undefined;
     let principal: AuthenticatedPrincipal | undefined;
@@ -221,52 +259,69 @@ export class KmsPipeline {
     }
   }
 
-  /** A request on an established channel, up to its authentication; the rest happens in {@link complete}. */
-  private async onChannel(message: string, header: Record<string, unknown>, credentials: Map<string, Promise<AuthenticatedPrincipal>>, started: number): Promise<Outcome | Prepared> {
-    const observe = (operation: string, status: number) => this.observer?.message(operation, status, (performance.now() - started) / 1000);
-    const kid = typeof header.kid === 'string' ? header.kid : '';
-    const channel = kid ? await this.channels.find(kid) : undefined;
+  /**
+   * A request on an established channel, decrypted and parsed; its credential's verification is
+   * started (once per distinct credential of the batch, in `credentials`) and awaited by the batch.
+   */
+  private openOnChannel(
+    message: { readonly onChannel: ParsedCompact; readonly kid: string; readonly started: number },
+    channel: OpenChannel | undefined,
+    activeUri: string,
+    credentials: Map<string, Promise<AuthenticatedPrincipal>>,
+  ): Outcome | Opened {
+    const { started } = message;
     if (!channel) {
-      observe('channel', 403);
+      this.observe('channel', 403, started);
       return this.signedError(new KmsError('KMS_CHANNEL_INVALID', 'the ephemeral key is unknown or expired: negotiate a new one'));
     }
-    const active = await this.staticKey.current();
-    if (channel.row.staticKeyUri !== active.uri) {
-      observe('channel', 499);
+    if (channel.row.staticKeyUri !== activeUri) {
+      this.observe('channel', 499, started);
       return { response: () => this.signedErrorText(resetError(), undefined, channel.row.staticKeyUri) };
     }
     let plaintext: Buffer;
     try {
-      plaintext = decryptDirA256Gcm(channel.key, message).plaintext;
+      plaintext = decryptDirA256Gcm(channel.key, message.onChannel).plaintext;
     } catch {
-      observe('channel', 400);
+      this.observe('channel', 400, started);
       return this.signedError(new KmsError('KMS_BAD_REQUEST', 'the message could not be decrypted with the ephemeral key'));
     }
-    let requestId: string | undefined;
-    let principal: AuthenticatedPrincipal | undefined;
+    let request: KmsRequest;
     try {
-      const request = parseKmsRequest(plaintext, this.uris);
-      requestId = request.requestId;
-      const key = request.credential.bearer ?? JSON.stringify(request.credential.jwk);
-      let verifying = credentials.get(key);
-      if (!verifying) {
-        verifying = this.authenticator.authenticate(request.credential, { requestId: request.requestId });
-        credentials.set(key, verifying);
-      }
-      principal = await verifying.catch((error: unknown) => {
-        throw withRequestId(asKmsError(error, 'KMS_UNAUTHENTICATED'), request.requestId);
-      });
-      if (principal.principalId !== channel.row.principalId || request.clientId !== channel.row.clientId) {
-        throw withRequestId(new KmsError('KMS_UNAUTHENTICATED', 'the credential or client does not match the ephemeral key it was sent on'), request.requestId);
-      }
-      return { channel, request, principal, started };
+      request = parseKmsRequest(plaintext, this.uris);
     } catch (error) {
-      const failure = asKmsError(error, 'KMS_INTERNAL');
-      requestId ??= requestIdOfError(error);
-      observe('request', kmsStatusOf(failure.code));
-      const audit = this.auditEvent('kms.request', principal, channel.row.clientId, requestId, [], failure.code === 'KMS_UNAUTHENTICATED' ? 'denied' : 'failure', failure.message);
-      return { response: async () => this.encryptedError(channel, failure, requestId), audit };
+      return this.refusedOnChannel(channel, undefined, error, started);
     }
+    const credentialKey = request.credential.bearer ?? JSON.stringify(request.credential.jwk);
+    if (!credentials.has(credentialKey)) {
+      let verifying: Promise<AuthenticatedPrincipal>;
+      try {
+        verifying = this.authenticator.authenticate(request.credential, { requestId: request.requestId });
+      } catch (error) {
+        verifying = Promise.reject(error);
+      }
+      credentials.set(credentialKey, verifying);
+    }
+    return { channel, request, credentialKey, started };
+  }
+
+  /** An opened request once its credential was verified: ready for its batch's replay recording, or refused. */
+  private authenticated(opened: Opened, verified: PromiseSettledResult<AuthenticatedPrincipal>): Outcome | Prepared {
+    const { channel, request, started } = opened;
+    if (verified.status === 'rejected') return this.refusedOnChannel(channel, undefined, withRequestId(asKmsError(verified.reason, 'KMS_UNAUTHENTICATED'), request.requestId), started);
+    const principal = verified.value;
+    if (principal.principalId !== channel.row.principalId || request.clientId !== channel.row.clientId) {
+      return this.refusedOnChannel(channel, principal, withRequestId(new KmsError('KMS_UNAUTHENTICATED', 'the credential or client does not match the ephemeral key it was sent on'), request.requestId), started);
+    }
+    return { channel, request, principal, started };
+  }
+
+  /** A request on a valid channel refused before dispatch: answered on the channel, and audited. */
+  private refusedOnChannel(channel: OpenChannel, principal: AuthenticatedPrincipal | undefined, error: unknown, started: number): Outcome {
+    const failure = asKmsError(error, 'KMS_INTERNAL');
+    const requestId = requestIdOfError(error);
+    this.observe('request', kmsStatusOf(failure.code), started);
+    const audit = this.auditEvent('kms.request', principal, channel.row.clientId, requestId, [], failure.code === 'KMS_UNAUTHENTICATED' ? 'denied' : 'failure', failure.message);
+    return { response: async () => this.encryptedError(channel, failure, requestId), audit };
   }
 
   /** Key retrievals answered in bulk; each gets the outcome one-by-one dispatch would give it. */
@@ -342,7 +397,7 @@ export class KmsPipeline {
     };
   }
 
-  private async signedError(error: KmsError): Promise<Outcome> {
+  private signedError(error: KmsError): Outcome {
     return { response: () => this.signedErrorText(error, requestIdOfError(error)) };
   }
 

@@ -23,31 +23,31 @@ export class KmsChannelRepository {
   /**
    * Records a batch of (channel, requestId) pairs in one statement set of the caller's transaction
    * and says, for each, whether it is new, a replay (seen before, or earlier in the same batch), or
-   * on a channel that no longer exists. Two nodes recording the same pair at once make one of the
-   * transactions fail on the primary key; the caller retries it and then sees the replay.
+   * on a channel that no longer exists. Two nodes recording the same pair at once: PostgreSQL makes
+   * the second wait for the first and then skip the pair, a replay. A channel deleted meanwhile
+   * fails the statement on its foreign key; the caller retries and then sees it gone.
    */
   async recordRequests(entries: readonly { channelUri: string; requestId: string }[], seenAt: Date, tx: Tx): Promise<('new' | 'replay' | 'gone')[]> {
     const channelUris = [...new Set(entries.map((e) => e.channelUri))];
-    const requestIds = [...new Set(entries.map((e) => e.requestId))];
     // Hand-written (RowStatements): this runs once for every batch of KMS messages.
     const replays = RowStatements.of<KmsReplayRow>(tx, KmsReplayEntity.name);
     const live = new Set((await RowStatements.of<KmsChannelRow>(tx, KmsChannelEntity.name).selectIn('uri', channelUris)).map((c) => c.uri));
-    const seen = new Set(
-      (await replays.select(`"channel_uri" IN (${channelUris.map(() => '?').join(', ')}) AND "request_id" IN (${requestIds.map(() => '?').join(', ')})`, [...channelUris, ...requestIds])).map(
-        (r) => `${r.channelUri} ${r.requestId}`,
-      ),
-    );
-    const fresh: KmsReplayRow[] = [];
-    const outcome = entries.map((e) => {
-      if (!live.has(e.channelUri)) return 'gone' as const;
-      const key = `${e.channelUri} ${e.requestId}`;
-      if (seen.has(key)) return 'replay' as const;
-      seen.add(key);
-      fresh.push({ channelUri: e.channelUri, requestId: e.requestId, seenAt });
-      return 'new' as const;
+    // Each pair is inserted unless it is there already (ON CONFLICT DO NOTHING): a pair not inserted
+    // was seen before, on this node or another; a pair repeated within the batch is a replay of its
+    // first occurrence.
+    const first = new Set<string>();
+    const candidates: KmsReplayRow[] = [];
+    const keys = entries.map((e) => `${e.channelUri} ${e.requestId}`);
+    const outcome = entries.map((e, i): 'new' | 'replay' | 'gone' => {
+      if (!live.has(e.channelUri)) return 'gone';
+      if (first.has(keys[i]!)) return 'replay';
+      first.add(keys[i]!);
+      candidates.push({ channelUri: e.channelUri, requestId: e.requestId, seenAt });
+      return 'new';
     });
-    await replays.insert(fresh);
-    return outcome;
+    const inserted = new Set((await replays.insertNew(candidates, ['channelUri', 'requestId'])).map((r) => `${r.channelUri} ${r.requestId}`));
+    // A first occurrence is new only if this statement inserted it.
+    return outcome.map((o, i) => (o === 'new' && !inserted.has(keys[i]!) ? 'replay' : o));
   }
 
   /** Records a handshake; a second one with the same digest fails on the primary key (a replay). */

@@ -1,5 +1,5 @@
 import { In } from 'typeorm';
-import { Database, type Tx } from '@realm/persistence';
+import { Database, RowStatements, type Tx } from '@realm/persistence';
 import { KmsAuthorizationEntity, type KmsAuthorizationRow, KmsResourceEntity, type KmsResourceRow } from '../kms.entities.js';
 
 /** KROs and their authorizations. */
@@ -27,9 +27,14 @@ export class KmsResourceRepository {
   /** Whether `authIds` contains a member of `resourceUri`, and which of its authIds are other KROs. */
   async membership(resourceUri: string, authIds: string[], kroPrefix: string): Promise<{ member: boolean; parents: string[] }> {
     return this.db.read(async (tx) => {
-      const repository = tx.manager.getRepository<KmsAuthorizationRow>(KmsAuthorizationEntity.name);
-      if ((await repository.countBy({ resourceUri, authId: In(authIds) })) > 0) return { member: true, parents: [] };
-      const kros = await repository.createQueryBuilder('a').select('a.authId', 'authId').where('a.resourceUri = :resourceUri', { resourceUri }).andWhere('a.authId LIKE :prefix', { prefix: `${kroPrefix}%` }).getRawMany<{ authId: string }>();
+      // Hand-written (RowStatements): this runs for every batch of key retrievals, and TypeORM's
+      // query builder cost more than the query.
+      const authorizations = RowStatements.of<KmsAuthorizationRow>(tx, KmsAuthorizationEntity.name);
+      if (authIds.length > 0) {
+        const [member] = await authorizations.select(`"resource_uri" = ? AND "auth_id" IN (${authIds.map(() => '?').join(', ')})`, [resourceUri, ...authIds], 'LIMIT 1');
+        if (member) return { member: true, parents: [] };
+      }
+      const kros = await authorizations.select('"resource_uri" = ? AND "auth_id" LIKE ?', [resourceUri, `${kroPrefix}%`]);
       return { member: false, parents: kros.map((k) => k.authId) };
     });
   }

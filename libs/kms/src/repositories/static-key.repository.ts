@@ -8,9 +8,14 @@ export class KmsStaticKeyRepository {
     return this.db.read((tx) => tx.manager.getRepository<KmsStaticKeyRow>(KmsStaticKeyEntity.name).find({ order: { createDate: 'ASC' } }));
   }
 
-  /** The active key's row; hand-written (RowStatements) because every KMS batch reads it. */
+  /** The active key's row. */
   active(): Promise<KmsStaticKeyRow | undefined> {
     return this.db.read(async (tx) => (await RowStatements.of<KmsStaticKeyRow>(tx, KmsStaticKeyEntity.name).select('"state" = ?', ['active']))[0]);
+  }
+
+  /** The active key's URI only; hand-written (RowStatements) because every KMS batch reads it. */
+  activeUri(): Promise<string | undefined> {
+    return this.db.read(async (tx) => (await RowStatements.of<KmsStaticKeyRow>(tx, KmsStaticKeyEntity.name).pluck('uri', '"state" = ?', ['active']))[0]);
   }
 
   async insert(row: KmsStaticKeyRow, tx: Tx): Promise<void> {
