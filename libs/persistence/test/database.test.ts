@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { loadConfig } from '@realm/config';
-import { repoRoot, testDatabases } from '@realm/testing';
+import { repoRoot, testDatabases, type TestDatabase } from '@realm/testing';
 import { Database, defineEntity, driverOfRunner, PersistenceError, portableTable, RowStatements } from '../src/index.js';
 
 interface SampleRow {
@@ -64,6 +64,19 @@ class SampleInit1700000000000 implements MigrationInterface {
 
 const options = { entities: [SampleEntity], migrations: [SampleInit1700000000000] };
 
+/** Runs `work` on a new database of `database`'s kind with the sample migration applied, then drops it. */
+async function withMigratedDatabase(database: TestDatabase, work: (db: Database) => Promise<void>): Promise<void> {
+  const created = await database.create();
+  const db = await Database.open(loadConfig({ env: created.env }).database, options);
+  try {
+    await db.migrate();
+    await work(db);
+  } finally {
+    await db.close();
+    await created.drop();
+  }
+}
+
 for (const database of testDatabases()) {
   describe(`database on ${database.name}`, () => {
     it('applies migrations once, even when several nodes start at the same moment, and never synchronizes', async () => {
@@ -81,10 +94,7 @@ for (const database of testDatabases()) {
     });
 
     it('round-trips binary, time zone-aware timestamps, bigints, booleans and JSON', async () => {
-      const created = await database.create();
-      const db = await Database.open(loadConfig({ env: created.env }).database, options);
-      try {
-        await db.migrate();
+      await withMigratedDatabase(database, async (db) => {
         const row: SampleRow = { id: 'a', blob: Buffer.from([0, 255, 1, 128]), at: new Date('2026-03-29T01:30:00.123+02:00'), big: 2 ** 52 + 1, flag: true, doc: { nested: ['x', 'ü'] } };
         await db.write((tx) => tx.manager.getRepository<SampleRow>('sample_rows').insert(row));
         const read = await db.read((tx) => tx.manager.getRepository<SampleRow>('sample_rows').findOneByOrFail({ id: 'a' }));
@@ -94,17 +104,11 @@ for (const database of testDatabases()) {
         assert.equal(read.big, row.big);
         assert.equal(read.flag, true);
         assert.deepEqual(read.doc, row.doc);
-      } finally {
-        await db.close();
-        await created.drop();
-      }
+      });
     });
 
     it('hand-written statements (RowStatements) store and read rows exactly as TypeORM does', async () => {
-      const created = await database.create();
-      const db = await Database.open(loadConfig({ env: created.env }).database, options);
-      try {
-        await db.migrate();
+      await withMigratedDatabase(database, async (db) => {
         const rows: SampleRow[] = ['a', 'b', 'c'].map((id, i) => ({ id, blob: Buffer.from([i, 255]), at: new Date(Date.UTC(2026, 2, 29, 1, 30, i)), big: 2 ** 52 + i, flag: i % 2 === 0, doc: { nested: [id, 'ü'] } }));
         await db.write((tx) => RowStatements.of<SampleRow>(tx, 'sample_rows').insert(rows));
         const viaTypeOrm = await db.read((tx) => tx.manager.getRepository<SampleRow>('sample_rows').find({ order: { id: 'ASC' } }));
@@ -114,17 +118,11 @@ for (const database of testDatabases()) {
         const statements = (tx: AnyTx) => RowStatements.of<SampleRow>(tx, 'sample_rows');
         assert.deepEqual(await db.read((tx) => statements(tx).pluck('big', '"flag" = ? ORDER BY "id"', [statements(tx).value('flag', true)])), [rows[0]!.big, rows[2]!.big]);
         assert.deepEqual(await db.read((tx) => statements(tx).pluck('at', '"id" = ?', ['b'])), [rows[1]!.at]);
-      } finally {
-        await db.close();
-        await created.drop();
-      }
+      });
     });
 
     it('commits all of a write or none of it, and refuses a write nested in another unit of work', async () => {
-      const created = await database.create();
-      const db = await Database.open(loadConfig({ env: created.env }).database, options);
-      try {
-        await db.migrate();
+      await withMigratedDatabase(database, async (db) => {
         await assert.rejects(
           db.write(async (tx) => {
             await repo(tx).insert(sample('b'));
@@ -137,10 +135,7 @@ for (const database of testDatabases()) {
         // Concurrent writes from one process are serialised, none lost.
         await Promise.all(Array.from({ length: 20 }, (_, i) => db.write((tx) => repo(tx).insert(sample(`c${i}`)))));
         assert.equal(await db.read((tx) => repo(tx).count()), 20);
-      } finally {
-        await db.close();
-        await created.drop();
-      }
+      });
     });
 
     it('concurrent writes: a failing one is rolled back alone, each sees the ones before it, all resolve only once committed', async () => {
@@ -221,10 +216,7 @@ for (const database of testDatabases()) {
       });
 
       it("reads on a query-only connection while this process's write is open, seeing what was committed", async () => {
-        const created = await database.create();
-        const db = await Database.open(loadConfig({ env: created.env }).database, options);
-        try {
-          await db.migrate();
+        await withMigratedDatabase(database, async (db) => {
           await db.write((tx) => repo(tx).insert(sample('committed')));
           let release!: () => void;
           let inserted!: () => void;
@@ -233,18 +225,15 @@ for (const database of testDatabases()) {
             await repo(tx).insert(sample('open'));
             inserted();
             await new Promise<void>((resolve) => (release = resolve));
-          });
-          await insertedRow;
-          // The write is open and holds the connection: the read is answered anyway, without its row.
-          assert.deepEqual((await db.read((tx) => repo(tx).find())).map((r) => r.id), ['committed']);
-          await assert.rejects(db.read((tx) => repo(tx).insert(sample('sneaked'))), /readonly|read-only|SQLITE_READONLY/i);
-          release();
-          await open;
-          assert.deepEqual((await db.read((tx) => repo(tx).find({ order: { id: 'ASC' } }))).map((r) => r.id), ['committed', 'open']);
-        } finally {
-          await db.close();
-          await created.drop();
-        }
+        });
+        await insertedRow;
+        // The write is open and holds the connection: the read is answered anyway, without its row.
+        assert.deepEqual((await db.read((tx) => repo(tx).find())).map((r) => r.id), ['committed']);
+        await assert.rejects(db.read((tx) => repo(tx).insert(sample('sneaked'))), /readonly|read-only|SQLITE_READONLY/i);
+        release();
+        await open;
+        assert.deepEqual((await db.read((tx) => repo(tx).find({ order: { id: 'ASC' } }))).map((r) => r.id), ['committed', 'open']);
+        });
       });
 
       it('runs SQLite in WAL mode with synchronous=FULL and creates the file 0600', async () => {
