@@ -18,8 +18,9 @@ const STATEMENT_CACHE_LIMIT = 256;
 const prepared = new WeakMap<SqliteConnection, Map<string, SqliteStatement>>();
 
 /**
- * The better-sqlite3 connection under TypeORM's SQLite driver: the one connection of the process,
- * so a statement run here is part of whatever transaction TypeORM's runner has open on it. Used for
+ * The better-sqlite3 connection under a TypeORM SQLite data source (the process's writer, or its
+ * query-only reader): one connection per data source, so a statement run here is part of whatever
+ * transaction TypeORM's runner has open on it. Used for
  * the hot path only (transaction control, `RowStatements`): TypeORM's query pipeline costs three
  * extra awaits and its logging per statement, and every await inside a write transaction is a
  * point where other requests' work runs while the database's write lock is held.

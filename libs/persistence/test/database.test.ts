@@ -118,6 +118,10 @@ for (const database of testDatabases()) {
         const statements = (tx: AnyTx) => RowStatements.of<SampleRow>(tx, 'sample_rows');
         assert.deepEqual(await db.read((tx) => statements(tx).pluck('big', '"flag" = ? ORDER BY "id"', [statements(tx).value('flag', true)])), [rows[0]!.big, rows[2]!.big]);
         assert.deepEqual(await db.read((tx) => statements(tx).pluck('at', '"id" = ?', ['b'])), [rows[1]!.at]);
+        // insertNew: rows whose key exists, or repeats an earlier row of the call, are skipped and not returned.
+        const inserted = await db.write((tx) => statements(tx).insertNew([sample('b', 7), sample('d', 7), sample('d', 8), sample('e', 7)], ['id']));
+        assert.deepEqual(inserted.map((r) => r.id).sort(), ['d', 'e']);
+        assert.deepEqual(await db.read((tx) => statements(tx).pluck('big', '"id" IN (?, ?, ?) ORDER BY "id"', ['b', 'd', 'e'])), [rows[1]!.big, 7, 7]);
       });
     });
 

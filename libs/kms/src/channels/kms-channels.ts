@@ -140,9 +140,13 @@ export class KmsChannels {
     });
   }
 
-  /** Whether a failed transaction lost a race in {@link recordRequestsIn} and should run once more. */
+  /**
+   * Whether a failed transaction lost a race in {@link recordRequestsIn} and should run once more:
+   * a channel deleted by another node after we read it. (A pair recorded by another node is not a
+   * failure: the insert skips it and reports a replay.)
+   */
   static isRecordingRace(error: unknown): boolean {
-    return isUniqueViolation(error) || isForeignKeyViolation(error);
+    return isForeignKeyViolation(error);
   }
 
   /** delete /ecdhe/<id>: the client discards its channel; the KMS refuses it from now on (draft §5.1). */
