@@ -5,7 +5,7 @@
  *
  * argv: <url> <tls-ca-file> <kms-ca-file> <tokens-file (one per line)> <channels> <batch> <seconds> <paced retrievals/s> [appliance pid]
  */
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -149,7 +149,8 @@ for (let i = 0; i < channelCount; i += 10) channels.push(...(await Promise.all(t
  * Drives every channel at once. Closed loop (`ratePerSecond` undefined): each channel sends its next
  * batch as soon as the previous one is answered, which measures the saturated rate (and, by
  * Little's law, latencies of channels × batch / rate). Paced: each channel sends one batch every
- * channels × batch / ratePerSecond seconds from a random phase, which measures latency at that load.
+ * channels × batch / ratePerSecond seconds on average, at exponentially distributed intervals (a
+ * Poisson process at the target rate in all), which measures latency at that load.
  *
  * The load is a client fleet, not part of the server: on a 2-core machine its own encryption would
  * take the cores the appliance is measured on. So, as load generators do, every batch's POST body
@@ -168,6 +169,8 @@ interface PhaseResult {
   latencies: number[];
   failures: number;
   encryptedOnTheClock: number;
+  /** Paced: the messages of the batches that fell due within the phase (the offered load). */
+  offered: number;
 }
 
 async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promise<PhaseResult> {
@@ -176,7 +179,9 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
   const messagesOf = (channel: Channel) => (kind === 'retrieve' ? channel.keys.map((uri) => ({ method: 'retrieve', uri })) : [{ method: 'create', uri: 'kms://kms.realm.test/keys', count: batch }]);
   // Batches per channel: the paced rate exactly, or up to 25,000 messages/s when saturated (+10%).
   const perSecond = kind === 'create' ? 1000 : (ratePerSecond ?? 25_000) / batch;
-  const prepared = Math.ceil(((perSecond * seconds) / channels.length) * 1.1) + 1;
+  const perChannel = (perSecond * seconds) / channels.length;
+  // Paced, a channel's count of batches is Poisson: its mean plus five standard deviations.
+  const prepared = Math.ceil(ratePerSecond === undefined ? perChannel * 1.1 : perChannel + 5 * Math.sqrt(perChannel)) + 1;
   const queues = new Map(channels.map((channel) => [channel, Array.from({ length: prepared }, () => batchBody(channel, messagesOf(channel)))]));
   process.stderr.write(`${kind} phase: ${prepared} batches prepared per channel\n`);
   // Warm-up, not measured: every channel's connection is opened (TLS handshake) and used once.
@@ -188,26 +193,36 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
   const received: { channel: Channel; request: Buffer; status: number; body: Buffer }[] = [];
   const latencies: number[] = [];
   let encryptedOnTheClock = 0;
+  let offered = 0;
   const end = performance.now() + seconds * 1000;
   const cpuAtStart = applianceCpuSeconds();
   const started = performance.now();
   const interval = ratePerSecond === undefined ? 0 : (channels.length * batch * 1000) / ratePerSecond;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+  // Poisson arrivals: each channel's batches are due at exponentially distributed intervals, as
+  // from independent clients, so bursts come and go at random instead of repeating at the same
+  // phase every interval (fixed random phases cluster, and the same cluster would come back each time).
+  const exponential = (mean: number) => (mean === 0 ? 0 : -Math.log(1 - Math.random()) * mean);
   await Promise.all(
     channels.map(async (channel) => {
       const queue = queues.get(channel)!;
-      let next = performance.now() + (randomInt(1_000_000) / 1_000_000) * interval;
+      let next = performance.now() + exponential(interval);
       while (performance.now() < end) {
         if (interval > 0) {
+          if (next >= end) break;
           await sleep(next - performance.now());
-          next += interval;
         }
         let request = queue.pop();
         if (request === undefined) {
           request = batchBody(channel, messagesOf(channel));
           encryptedOnTheClock += 1;
         }
-        const t0 = performance.now();
+        // Paced: latency counts from the moment the batch was due, not from when it could be sent
+        // (a channel whose previous batch is still in flight sends late), so a slow answer is not
+        // hidden by the batches it held back (coordinated omission).
+        const t0 = interval > 0 ? Math.min(next, performance.now()) : performance.now();
+        offered += batch;
+        next += exponential(interval);
         const answer = await exchange('/kms/messages', request);
         latencies.push(performance.now() - t0);
         received.push({ channel, request, ...answer });
@@ -231,7 +246,7 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
     });
     if (answers.length !== requestIds.length) failures += Math.abs(requestIds.length - answers.length);
   }
-  return { messages, keys, seconds: elapsed, ...(floor !== undefined && { floor }), ...(cpuAtStart !== undefined && cpuAtEnd !== undefined && { cpuSeconds: cpuAtEnd - cpuAtStart }), latencies, failures, encryptedOnTheClock };
+  return { messages, keys, seconds: elapsed, ...(floor !== undefined && { floor }), ...(cpuAtStart !== undefined && cpuAtEnd !== undefined && { cpuSeconds: cpuAtEnd - cpuAtStart }), latencies, failures, encryptedOnTheClock, offered };
 }
 
 const percentile = (values: number[], p: number) => {
@@ -241,7 +256,7 @@ const percentile = (values: number[], p: number) => {
 
 // REALM_TEST_BENCH_PHASES (e.g. "retrieve") limits the run to some phases, for profiling.
 const phases = (process.env.REALM_TEST_BENCH_PHASES ?? 'retrieve,paced,create').split(',');
-const none: PhaseResult = { messages: 0, keys: 0, seconds: 1, latencies: [], failures: 0, encryptedOnTheClock: 0 };
+const none: PhaseResult = { messages: 0, keys: 0, seconds: 1, latencies: [], failures: 0, encryptedOnTheClock: 0, offered: 0 };
 const retrieve = phases.includes('retrieve') ? await phase('retrieve') : none;
 const paced = phases.includes('paced') ? await phase('retrieve', pacedRate) : none;
 const create = phases.includes('create') ? await phase('create') : none;
@@ -255,6 +270,7 @@ console.log(
     ...(retrieve.cpuSeconds !== undefined && retrieve.keys > 0 && { saturatedCpuMicrosPerRetrieval: Math.round((retrieve.cpuSeconds / retrieve.keys) * 1e6) }),
     saturatedBatchP50Ms: +percentile(retrieve.latencies, 50).toFixed(1),
     saturatedBatchP99Ms: +percentile(retrieve.latencies, 99).toFixed(1),
+    pacedOfferedPerSecond: Math.round(paced.offered / seconds),
     pacedRetrievalsPerSecond: Math.round(paced.keys / paced.seconds),
     pacedBatchP50Ms: +percentile(paced.latencies, 50).toFixed(1),
     pacedBatchP99Ms: +percentile(paced.latencies, 99).toFixed(1),

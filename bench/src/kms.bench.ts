@@ -2,9 +2,9 @@
  * KMS benchmark: the production build of the appliance, driven by a separate load process with
  * 100 channels batching 50 messages per POST, on SQLite and on PostgreSQL. It prints key
  * retrievals per second at saturation (every channel sends its next batch when the last is answered),
- * p50/p99 batch latency with the load paced at the target rate (100 batches of 50 per second spread
- * over the channels: a closed loop of 100 channels has, by Little's law, latencies of 100 batches /
- * rate, whatever the server does), and key creations per second (create /keys with count 50),
+ * p50/p99 batch latency with the load paced at the target rate (100 batches of 50 per second, due
+ * at Poisson arrivals over the channels, latency counted from when each batch fell due: a closed
+ * loop of 100 channels has, by Little's law, latencies of 100 batches / rate, whatever the server does), and key creations per second (create /keys with count 50),
  * against the floor measured in the same run: the same codec's decrypt + encrypt of one request and
  * its answer, in one process, with nothing else.
  *
@@ -38,6 +38,8 @@ interface LoadResult {
   saturatedBatchP99Ms: number;
   /** Appliance CPU time per retrieval at saturation (absent without /proc). */
   saturatedCpuMicrosPerRetrieval?: number;
+  /** Paced: retrievals per second that fell due (Poisson arrivals at the target rate on average). */
+  pacedOfferedPerSecond: number;
   pacedRetrievalsPerSecond: number;
   pacedBatchP50Ms: number;
   pacedBatchP99Ms: number;
@@ -64,7 +66,11 @@ async function run(database: ReturnType<typeof testDatabases>[number]) {
       const problems = app.logs.filter((l) => l.level !== 'info' && l.level !== 'debug').slice(-20).map((l) => JSON.stringify(l));
       throw new Error(`load process failed: ${load.stderr}\nappliance warnings and errors:\n${problems.join('\n')}\n${app.stderr().slice(-4000)}`);
     }
-    if (process.env.REALM_TEST_BENCH_TRACE) writeFileSync(process.env.REALM_TEST_BENCH_TRACE, load.stderr);
+    if (process.env.REALM_TEST_BENCH_TRACE) {
+      writeFileSync(process.env.REALM_TEST_BENCH_TRACE, load.stderr);
+      // The appliance's own request lines (time, worker pid, response time), to set beside the load's.
+      writeFileSync(`${process.env.REALM_TEST_BENCH_TRACE}.appliance`, app.logs.map((l) => JSON.stringify(l)).join('\n'));
+    }
     return JSON.parse(load.stdout.trim().split('\n').pop()!) as LoadResult;
   } finally {
     await app.stop();
@@ -81,10 +87,10 @@ for (const database of testDatabases()) {
   console.log(
     `${database.name}: saturated ${r.retrievalsPerSecond} retrievals/s (${(ratio * 100).toFixed(1)}% of the floor, ${r.floorCodecOpsPerSecond}/s, batch p50 ${r.saturatedBatchP50Ms} ms, p99 ${r.saturatedBatchP99Ms} ms` +
       `${r.saturatedCpuMicrosPerRetrieval !== undefined ? `, ${r.saturatedCpuMicrosPerRetrieval} µs of appliance CPU per retrieval` : ''}); ` +
-      `paced at ${TARGET.retrievalsPerSecond}/s: ${r.pacedRetrievalsPerSecond}/s served, batch p50 ${r.pacedBatchP50Ms} ms, p99 ${r.pacedBatchP99Ms} ms; ${r.keyCreationsPerSecond} key creations/s; ${r.failures} failures`,
+      `paced at ${TARGET.retrievalsPerSecond}/s (Poisson; ${r.pacedOfferedPerSecond}/s offered): ${r.pacedRetrievalsPerSecond}/s served, batch p50 ${r.pacedBatchP50Ms} ms, p99 ${r.pacedBatchP99Ms} ms; ${r.keyCreationsPerSecond} key creations/s; ${r.failures} failures`,
   );
   if (database.name === 'sqlite') {
-    pass = r.retrievalsPerSecond >= TARGET.retrievalsPerSecond && ratio >= TARGET.ratio && r.pacedBatchP99Ms < TARGET.p99Ms && r.pacedRetrievalsPerSecond >= TARGET.retrievalsPerSecond * 0.95 && r.failures === 0;
+    pass = r.retrievalsPerSecond >= TARGET.retrievalsPerSecond && ratio >= TARGET.ratio && r.pacedBatchP99Ms < TARGET.p99Ms && r.pacedRetrievalsPerSecond >= r.pacedOfferedPerSecond * 0.95 && r.failures === 0;
   }
 }
 console.log(JSON.stringify({ benchmark: 'kms', channels: CHANNELS, batch: BATCH, workers: WORKERS, ...results, target: TARGET, pass }));

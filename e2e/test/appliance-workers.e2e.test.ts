@@ -5,6 +5,7 @@
  * cleanly with an intact audit chain.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { bearer, type Realm, sdkClient, startRealm } from './support.js';
@@ -25,6 +26,8 @@ describe('appliance with http.workers = 2', () => {
     assert.equal(listening[0]!.workers, 2);
     assert.equal(workerPids().size, 2);
     assert.ok(!workerPids().has(listening[0]!.pid as number), 'the supervisor serves nothing itself');
+    // Workers run with a larger young generation (the supervisor's flags plus this one).
+    for (const pid of workerPids()) assert.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--max-semi-space-size=64'), `worker ${pid} runs with --max-semi-space-size=64`);
     // Each request opens a new connection; the supervisor hands connections out round-robin.
     for (let i = 0; i < 8; i++) assert.equal((await realm.app.get('/health/live')).status, 200);
     assert.deepEqual(servedBy(), workerPids());

@@ -6,6 +6,7 @@ import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import pg from 'pg';
+import { workerExecArgv } from '../src/supervisor.js';
 import { createSoftHsmToken, makeTempDir, realmctl, runNode, APPLIANCE_MAIN, startAppliance, testDatabases } from '@realm/testing';
 
 const token = createSoftHsmToken('appliance');
@@ -164,4 +165,12 @@ describe('the appliance refuses to start with one line naming the cause and the 
       }
     });
   }
+});
+
+describe('worker processes (http.workers > 1)', () => {
+  it('run with a 64 MiB young generation, unless the operator chose a size in the flags or NODE_OPTIONS', () => {
+    assert.deepEqual(workerExecArgv(['--enable-source-maps'], undefined), ['--enable-source-maps', '--max-semi-space-size=64']);
+    assert.deepEqual(workerExecArgv(['--max-semi-space-size=32'], ''), ['--max-semi-space-size=32']);
+    assert.deepEqual(workerExecArgv([], '--max-old-space-size=4096 --max-semi-space-size=16'), []);
+  });
 });

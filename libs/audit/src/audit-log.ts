@@ -16,6 +16,11 @@ export interface AuditLogOptions {
   readonly onCommit?: (records: number) => void;
 }
 
+// Two flushes at most: while one waits for its commit to reach the disk, the next one commits
+// (SQLite releases its lock at COMMIT, before the WAL fsync; on PostgreSQL the second transaction
+// waits on the head row meanwhile). More would only split records into more transactions.
+const MAX_FLUSHES_IN_FLIGHT = 2;
+
 interface Pending {
   readonly event: AuditEvent;
   readonly resolve: () => void;
@@ -34,16 +39,19 @@ interface PendingOperation {
  *
  * `record()` resolves only once the record is committed (fail closed: an operation that cannot
  * be audited must not report success). Records that arrive while a commit is in flight are
- * committed together in the next transaction (group commit), so auditing every KMS operation
- * costs one fsync per batch, not per record. Appenders on several processes are serialised by the
- * `audit_head` row, so the chain stays one chain. Every `checkpointEvery` records, and at least
+ * committed together in the next transaction (group commit, at most two in flight), so auditing
+ * every KMS operation costs one fsync per batch, not per record. Appenders on several processes
+ * are serialised by the `audit_head` row, so the chain stays one chain. Every `checkpointEvery` records, and at least
  * every `checkpointInterval` while records arrive, the head is signed with the checkpoint key the
  * vault protects.
  */
 export class AuditLog {
   private pending: Pending[] = [];
   private operations: PendingOperation[] = [];
-  private flushing: Promise<void> | undefined;
+  /** Flushes under way: at most {@link MAX_FLUSHES_IN_FLIGHT}. */
+  private readonly flushes = new Set<Promise<void>>();
+  /** A flush has started but not yet taken what is pending: records arriving now join it. */
+  private gathering = false;
   private closed = false;
   private readonly timer: NodeJS.Timeout;
   private readonly repository: AuditRepository;
@@ -59,10 +67,13 @@ export class AuditLog {
     this.repository = new AuditRepository(db);
     this.clock = options.clock ?? Date.now;
     this.startFlush = AsyncResource.bind(() => {
-      this.flushing ??= this.drain().finally(() => {
-        this.flushing = undefined;
+      if (this.gathering || this.flushes.size >= MAX_FLUSHES_IN_FLIGHT) return;
+      this.gathering = true;
+      const flush: Promise<void> = this.drain().finally(() => {
+        this.flushes.delete(flush);
         if (this.pending.length > 0 || this.operations.length > 0) this.startFlush();
       });
+      this.flushes.add(flush);
     });
     this.timer = setInterval(() => void this.checkpointIfDue().catch(() => undefined), Math.max(1, options.checkpointIntervalSeconds) * 1000);
     this.timer.unref();
@@ -108,7 +119,7 @@ export class AuditLog {
 
   /** Signs a checkpoint now if any record is not covered by one (shutdown, `realmctl`). */
   async checkpoint(): Promise<void> {
-    await this.flushing;
+    await Promise.all(this.flushes);
     await this.db.write(async (tx) => {
       const head = await this.repository.lockHead(tx);
       if (head.seq > head.checkpointSeq) await this.signCheckpoint(head, tx);
@@ -120,7 +131,7 @@ export class AuditLog {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    while (this.flushing) await this.flushing;
+    while (this.flushes.size > 0) await Promise.all(this.flushes);
     await this.checkpoint();
   }
 
@@ -128,6 +139,7 @@ export class AuditLog {
     // Records made in the same tick (every answer of a KMS batch) join this commit rather than
     // the first one committing alone.
     await Promise.resolve();
+    this.gathering = false;
     const batch = this.pending;
     const operations = this.operations;
     this.pending = [];
@@ -187,7 +199,7 @@ export class AuditLog {
   }
 
   private async checkpointIfDue(): Promise<void> {
-    if (this.closed || this.flushing) return;
+    if (this.closed || this.flushes.size > 0) return;
     const head = await this.repository.head();
     if (head && head.seq > head.checkpointSeq) await this.checkpoint();
   }

@@ -45,11 +45,14 @@ export interface KmsChannelRow {
   staticKeyUri: string;
   createDate: Date;
   expirationDate: Date;
+  /** The channel's key in the replay cache (53 random bits, unique): a short key keeps that table small. */
+  replayKey: number;
 }
 
 /** A requestId seen on a channel (replay cache, shared by every node). */
 export interface KmsReplayRow {
-  channelUri: string;
+  /** The channel's {@link KmsChannelRow.replayKey}. */
+  channelKey: number;
   requestId: string;
   seenAt: Date;
 }
@@ -107,13 +110,14 @@ export const KmsChannelEntity = defineEntity<KmsChannelRow>({
     staticKeyUri: { column: 'static_key_uri', type: 'string', length: 128 },
     createDate: { column: 'create_date', type: 'timestamp' },
     expirationDate: { column: 'expiration_date', type: 'timestamp' },
+    replayKey: { column: 'replay_key', type: 'bigint' },
   },
 });
 
 export const KmsReplayEntity = defineEntity<KmsReplayRow>({
   name: 'kms_replay',
   columns: {
-    channelUri: { column: 'channel_uri', type: 'string', length: 128, primary: true },
+    channelKey: { column: 'channel_key', type: 'bigint', primary: true },
     requestId: { column: 'request_id', type: 'string', length: 128, primary: true },
     seenAt: { column: 'seen_at', type: 'timestamp' },
   },

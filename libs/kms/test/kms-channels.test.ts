@@ -71,5 +71,52 @@ for (const database of testDatabases()) {
         await created.drop();
       }
     });
+
+    it('upgrades the replay cache to channel keys with every requestId already seen still refused', async () => {
+      const created = await database.create();
+      const config = testConfig({ ...created.env, REALM_KMS_CHANNEL_LIFETIME: '10m' });
+      const entities = [...VAULT_ENTITIES, ...KMS_ENTITIES];
+      // The schema before the upgrade, with two channels and the requestIds they had seen.
+      const before = await Database.open(config.database, { entities, migrations: [...VAULT_MIGRATIONS, ...KMS_MIGRATIONS.slice(0, -1)] });
+      await before.migrate();
+      const now = Date.now();
+      const p = (n: number) => (database.name === 'postgres' ? `$${n}` : '?');
+      const at = (ms: number) => (database.name === 'postgres' ? new Date(ms) : new Date(ms).toISOString().replace('T', ' ').replace('Z', ''));
+      const old = ['kms://kms.realm.test/ecdhe/old-1', 'kms://kms.realm.test/ecdhe/old-2'];
+      for (const uri of old) {
+        await before.query(`INSERT INTO kms_channels (uri, principal_id, client_id, static_key_uri, create_date, expiration_date) VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)})`, [uri, 'user:alice', 'laptop', 'kms://kms.realm.test/statickeys/1', at(now), at(now + 600_000)]);
+        for (const requestId of ['seen-1', 'seen-2']) await before.query(`INSERT INTO kms_replay (channel_uri, request_id, seen_at) VALUES (${p(1)}, ${p(2)}, ${p(3)})`, [uri, requestId, at(now)]);
+      }
+      await before.close();
+
+      const db = await Database.open(config.database, { entities, migrations: [...VAULT_MIGRATIONS, ...KMS_MIGRATIONS] });
+      try {
+        assert.deepEqual(await db.migrate(), ['KmsReplayChannelKey1763800010000']);
+        const keys = (await db.query<{ replay_key: number | string }[]>('SELECT replay_key FROM kms_channels ORDER BY uri')).map((r) => Number(r.replay_key));
+        assert.equal(new Set(keys).size, 2, 'each channel has a key of its own');
+        assert.ok(keys.every((k) => Number.isSafeInteger(k) && k >= 0));
+        assert.equal((await db.query<{ n: number | string }[]>('SELECT COUNT(*) AS n FROM kms_replay'))[0]!.n.toString(), '4', 'every recorded requestId carried over');
+        const repository = new KmsChannelRepository(db);
+        const outcome = await db.write((tx) =>
+          repository.recordRequests(
+            [
+              { channelUri: old[0]!, requestId: 'seen-1' },
+              { channelUri: old[1]!, requestId: 'seen-2' },
+              { channelUri: old[0]!, requestId: 'seen-2' },
+              { channelUri: old[1]!, requestId: 'new-1' },
+            ],
+            new Date(),
+            tx,
+          ),
+        );
+        assert.deepEqual(outcome, ['replay', 'replay', 'replay', 'new']);
+        // Deleting a channel still takes its replay rows with it (ON DELETE CASCADE on the new key).
+        await db.write((tx) => repository.delete(old[1]!, tx));
+        assert.equal((await db.query<{ n: number | string }[]>('SELECT COUNT(*) AS n FROM kms_replay'))[0]!.n.toString(), '2');
+      } finally {
+        await db.close();
+        await created.drop();
+      }
+    });
   });
 }

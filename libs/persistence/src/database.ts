@@ -5,6 +5,7 @@ import { DataSource, type EntityManager, type MigrationInterface, type QueryRunn
 import type { DatabaseConfig } from '@realm/config';
 import { PersistenceError } from './persistence.error.js';
 import { sqliteConnectionOf } from './sqlite-connection.js';
+import { type FileSync, SqliteCheckpointer, WalSync } from './sqlite-durability.js';
 import { type Driver, type PortableEntity, toEntitySchema } from './portable.js';
 
 export type MigrationClass = new () => MigrationInterface;
@@ -21,6 +22,8 @@ export interface Tx {
 export interface DatabaseOptions {
   readonly entities: readonly PortableEntity<object>[];
   readonly migrations: readonly MigrationClass[];
+  /** SQLite: how the write-ahead log is fsynced (fdatasync(2)); tests replace it to observe or fail it. */
+  readonly walFileSync?: FileSync;
 }
 
 // Bounds one SQLite group commit, so a unit's wait for its COMMIT stays short under any load.
@@ -30,6 +33,11 @@ const MAX_WRITES_PER_GROUP = 64;
 const SQLITE_LOCK_TIMEOUT_MS = 10_000;
 // How long a write group retries a busy lock on every turn of the event loop before pacing itself.
 const SQLITE_LOCK_SPIN_MS = 5;
+// WAL checkpoints run on a thread of their own this often while commits come in; SQLite's own
+// automatic checkpoint (on the committing connection, on the event loop) only past a far higher
+// threshold, as a safety net (pages of 4 KiB: about 40 MiB of log).
+const SQLITE_CHECKPOINT_INTERVAL_MS = 100;
+const SQLITE_AUTOCHECKPOINT_PAGES = 10_000;
 
 // Arbitrary constant shared by every appliance node: the PostgreSQL advisory lock that serialises
 // migrations when several nodes start at once.
@@ -38,9 +46,12 @@ const MIGRATION_LOCK_ID = 0x5ea1_7001;
 /**
  * The appliance's database: TypeORM over better-sqlite3 (embedded default) or pg (clusters).
  *
- * SQLite: one writing connection per process (TypeORM shares a single query runner), WAL with
- * synchronous=FULL so that a committed write survives kill -9 and power loss, and a second,
- * query-only connection for reads, which WAL lets run while a write is open. Because the writing
+ * SQLite: one writing connection per process (TypeORM shares a single query runner) in WAL mode,
+ * and a second, query-only connection for reads, which WAL lets run while a write is open. A write
+ * resolves only once its commit is in the WAL on disk (it survives kill -9 and power loss): the
+ * writer runs synchronous=NORMAL and {@link WalSync} fdatasyncs the log off the event loop after
+ * the COMMIT, for every commit made meanwhile at once, so neither the lock nor the event loop waits
+ * for the disk. Checkpoints run on a worker thread ({@link SqliteCheckpointer}). Because the writing
  * connection is shared, concurrent async units of work would otherwise interleave inside one
  * transaction; every write therefore runs under an in-process mutex, and writes use
  * BEGIN IMMEDIATE so that a second process waits for the write lock (without blocking its event
@@ -74,6 +85,9 @@ export class Database {
      * another process's lock or its fsync), so reads never queue behind writes.
      */
     private readonly readSource?: DataSource,
+    /** SQLite (a file): makes commits durable before their writes resolve. */
+    private readonly walSync?: WalSync,
+    private readonly checkpointer?: SqliteCheckpointer,
   ) {}
 
   static async open(config: DatabaseConfig, options: DatabaseOptions): Promise<Database> {
@@ -93,8 +107,10 @@ export class Database {
         enableWAL: true,
         timeout: SQLITE_LOCK_TIMEOUT_MS,
         prepareDatabase: (db: { pragma(source: string): unknown }) => {
-          // FULL: the WAL is fsynced at every commit, so an acknowledged write is on disk.
-          db.pragma('synchronous = FULL');
+          // NORMAL: COMMIT writes the WAL without fsyncing it; WalSync does that, off the event
+          // loop and outside the lock, before any write of the commit resolves.
+          db.pragma('synchronous = NORMAL');
+          db.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
         },
       });
     } else {
@@ -136,7 +152,13 @@ export class Database {
         throw new PersistenceError('DB_UNAVAILABLE', `cannot open the database at ${display} (database.url) for reading: ${reasonOf(error)}`, { setting: 'database.url', cause: error });
       }
     }
-    const database = new Database(config.driver, dataSource, display, readSource);
+    let walSync: WalSync | undefined;
+    let checkpointer: SqliteCheckpointer | undefined;
+    if (readSource) {
+      walSync = new WalSync(config.sqlitePath!, options.walFileSync);
+      checkpointer = new SqliteCheckpointer(config.sqlitePath!, SQLITE_CHECKPOINT_INTERVAL_MS);
+    }
+    const database = new Database(config.driver, dataSource, display, readSource, walSync, checkpointer);
     if (config.schema !== undefined) await database.ensureSchema(config.schema);
     return database;
   }
@@ -159,7 +181,7 @@ export class Database {
     // SQLite has no advisory locks. The migrations run in one transaction, but TypeORM creates its
     // `migrations` table before that transaction; a node that races another one fails on it, waits,
     // and finds the work done (or retries it).
-    return this.exclusive(async () => {
+    const applied = await this.exclusive(async () => {
       for (let attempt = 1; ; attempt++) {
         try {
           return (await this.dataSource.runMigrations({ transaction: 'all' })).map((m) => m.name);
@@ -171,6 +193,9 @@ export class Database {
         }
       }
     });
+    // TypeORM committed them on the writer (synchronous=NORMAL): on disk before this returns.
+    await this.durable();
+    return applied;
   }
 
   async hasPendingMigrations(): Promise<boolean> {
@@ -199,6 +224,7 @@ export class Database {
     if (this.unitOfWork.getStore() !== undefined) {
       return Promise.reject(new Error('Database.write called inside another unit of work: pass the outer Tx instead'));
     }
+    if (this.walSync?.failed !== undefined) return Promise.reject(this.durabilityError(this.walSync.failed));
     if (this.driver === 'postgres') {
       return this.dataSource.transaction('READ COMMITTED', (manager) => {
         const tx: Tx = { manager, driver: this.driver };
@@ -251,9 +277,9 @@ export class Database {
   /**
    * SQLite group commit: every write waiting when this process gets the database's write lock runs
    * in one transaction, each unit in its own SAVEPOINT (a unit that fails is rolled back alone and
-   * sees its error), and one COMMIT (one fsync, synchronous=FULL) makes them all durable before any
-   * of them resolves. Units run one after the other, so each sees what the ones before it wrote, as
-   * if committed separately in that order. Under load this turns one fsync per write into one per
+   * sees its error), and one COMMIT makes them all durable (one WAL fsync, shared with the groups
+   * committed while it runs) before any of them resolves. Units run one after the other, so each
+   * sees what the ones before it wrote, as if committed separately in that order. Under load this turns one fsync per write into one per
    * group.
    *
    * The write lock is tried, not waited for: SQLite's busy handler would sleep with the event loop
@@ -318,12 +344,40 @@ export class Database {
       for (const unit of group) unit.reject(error);
       return undefined;
     }
-    group.forEach((unit, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) unit.resolve(outcome.value);
-      else unit.reject(outcome.error);
+    const settle = () =>
+      group.forEach((unit, i) => {
+        const outcome = outcomes[i]!;
+        if (outcome.ok) unit.resolve(outcome.value);
+        else unit.reject(outcome.error);
+      });
+    if (!this.walSync) {
+      settle();
+      return undefined;
+    }
+    // The lock is released: the next group may commit while this one's fsync runs.
+    this.checkpointer!.committed();
+    this.walSync.flush().then(settle, (error: unknown) => {
+      const failure = this.durabilityError(error);
+      group.forEach((unit, i) => unit.reject(outcomes[i]!.ok ? failure : (outcomes[i] as { error: unknown }).error));
     });
     return undefined;
+  }
+
+  /** Resolves once every commit made so far is on disk (SQLite file; nothing to wait for otherwise). */
+  private async durable(): Promise<void> {
+    if (!this.walSync) return;
+    this.checkpointer!.committed();
+    await this.walSync.flush().catch((error: unknown) => {
+      throw this.durabilityError(error);
+    });
+  }
+
+  private durabilityError(error: unknown): PersistenceError {
+    return new PersistenceError(
+      'DB_UNAVAILABLE',
+      `cannot make writes durable on ${this.display} (database.url): fsync of the write-ahead log failed (${reasonOf(error)}); writes are refused until the appliance restarts: check the disk that holds it`,
+      { setting: 'database.url', cause: error },
+    );
   }
 
   /**
@@ -355,6 +409,7 @@ export class Database {
 
   /** `SELECT 1`, for readiness. */
   async ping(): Promise<void> {
+    if (this.walSync?.failed !== undefined) throw this.durabilityError(this.walSync.failed);
     try {
       await this.read((tx) => tx.manager.query('SELECT 1'));
     } catch (error) {
@@ -366,11 +421,19 @@ export class Database {
   query<T = unknown>(sql: string, parameters: unknown[] = []): Promise<T> {
     // On the writer's connection: tamper simulations write.
     if (this.driver === 'postgres') return this.dataSource.query(sql, parameters) as Promise<T>;
-    return this.exclusive(() => this.dataSource.query(sql, parameters) as Promise<T>);
+    return this.exclusive(async () => {
+      const rows = (await this.dataSource.query(sql, parameters)) as T;
+      await this.durable();
+      return rows;
+    });
   }
 
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
+    // Commits whose writes have not resolved yet are waiting for this.
+    await this.walSync?.flush().catch(() => undefined);
+    await this.walSync?.close();
+    await this.checkpointer?.close();
     if (this.readSource?.isInitialized) await this.readSource.destroy();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }

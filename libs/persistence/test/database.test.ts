@@ -240,16 +240,102 @@ for (const database of testDatabases()) {
         });
       });
 
-      it('runs SQLite in WAL mode with synchronous=FULL and creates the file 0600', async () => {
+      it('runs SQLite in WAL mode with synchronous=NORMAL on the writer and creates the file 0600', async () => {
         const created = await database.create();
         const config = loadConfig({ env: created.env });
         const db = await Database.open(config.database, options);
         try {
           assert.deepEqual(await db.query('PRAGMA journal_mode'), [{ journal_mode: 'wal' }]);
-          assert.deepEqual(await db.query('PRAGMA synchronous'), [{ synchronous: 2 }], 'FULL');
+          // NORMAL: the COMMIT does not fsync; the WAL is fsynced before the write resolves (next tests).
+          assert.deepEqual(await db.query('PRAGMA synchronous'), [{ synchronous: 1 }], 'NORMAL');
           assert.equal(statSync(config.database.sqlitePath!).mode & 0o777, 0o600);
         } finally {
           await db.close();
+        }
+      });
+
+      it('resolves a write only after the WAL is fsynced, and commits the next write meanwhile', async () => {
+        const created = await database.create();
+        const config = loadConfig({ env: created.env });
+        const synced: string[] = [];
+        let release!: () => void;
+        let gate: Promise<void> = Promise.resolve();
+        const walFileSync = async (path: string) => {
+          await gate;
+          synced.push(path);
+        };
+        const db = await Database.open(config.database, { ...options, walFileSync });
+        try {
+          await db.migrate();
+          gate = new Promise<void>((resolve) => (release = resolve));
+          synced.length = 0;
+          let firstDone = false;
+          const first = db.write((tx) => repo(tx).insert(sample('first'))).then(() => (firstDone = true));
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          assert.equal(firstDone, false, 'not acknowledged while its fsync has not completed');
+          // The lock was released at COMMIT: another write commits while the first waits for the disk.
+          let secondDone = false;
+          const second = db.write((tx) => repo(tx).insert(sample('second'))).then(() => (secondDone = true));
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          assert.deepEqual((await db.read((tx) => repo(tx).find({ order: { id: 'ASC' } }))).map((r) => r.id), ['first', 'second']);
+          assert.equal(secondDone, false);
+          release();
+          await Promise.all([first, second]);
+          assert.deepEqual(synced, [`${config.database.sqlitePath!}-wal`, `${config.database.sqlitePath!}-wal`], 'one sync for the first commit, one after it for the second');
+        } finally {
+          release?.();
+          await db.close();
+          await created.drop();
+        }
+      });
+
+      it('fails a write whose WAL fsync fails, and refuses every later one and readiness, naming database.url', async () => {
+        const created = await database.create();
+        const config = loadConfig({ env: created.env });
+        let failing = false;
+        const walFileSync = async () => {
+          if (failing) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+        };
+        const db = await Database.open(config.database, { ...options, walFileSync });
+        try {
+          await db.migrate();
+          await db.write((tx) => repo(tx).insert(sample('before')));
+          failing = true;
+          const refused = (error: unknown) => error instanceof PersistenceError && error.code === 'DB_UNAVAILABLE' && /database\.url/.test(error.message) && /fsync of the write-ahead log failed \(EIO/.test(error.message);
+          await assert.rejects(db.write((tx) => repo(tx).insert(sample('unsynced'))), refused);
+          // After a failed fsync the kernel may have dropped the pages: nothing later can be trusted.
+          failing = false;
+          let ran = false;
+          await assert.rejects(
+            db.write(async (tx) => {
+              ran = true;
+              await repo(tx).insert(sample('after'));
+            }),
+            refused,
+          );
+          assert.equal(ran, false, 'the later write did not even start');
+          await assert.rejects(db.ping(), refused);
+        } finally {
+          await db.close();
+          await created.drop();
+        }
+      });
+
+      it('checkpoints the WAL into the database file on a worker thread, well below the automatic threshold', async () => {
+        const created = await database.create();
+        const file = loadConfig({ env: created.env }).database.sqlitePath!;
+        const db = await Database.open(loadConfig({ env: created.env }).database, options);
+        try {
+          await db.migrate();
+          const before = statSync(file).size;
+          // About 2 MiB of rows: a twentieth of the writer's automatic checkpoint threshold.
+          for (let i = 0; i < 20; i++) await db.write((tx) => repo(tx).insert(Array.from({ length: 50 }, (_, j) => ({ ...sample(`row-${i}-${j}`), blob: Buffer.alloc(2048, j) }))));
+          const deadline = Date.now() + 5_000;
+          while (statSync(file).size < before + 2_000_000 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+          assert.ok(statSync(file).size >= before + 2_000_000, `the rows reached the database file (${before} -> ${statSync(file).size} bytes)`);
+        } finally {
+          await db.close();
+          await created.drop();
         }
       });
     }

@@ -7,6 +7,7 @@ import { KmsError } from '../kms.error.js';
 import type { KmsChannelRow } from '../kms.entities.js';
 import type { KmsUris } from '../protocol/kms-uris.js';
 import type { KmsChannelRepository } from '../repositories/channel.repository.js';
+import { newReplayKey } from './replay-key.js';
 
 /** An open ECDHE channel: who negotiated it and the shared key (never leaves the process). */
 export interface OpenChannel {
@@ -68,6 +69,7 @@ export class KmsChannels {
       staticKeyUri,
       createDate: now,
       expirationDate: new Date(now.getTime() + this.config.channelLifetimeSeconds * 1000),
+      replayKey: newReplayKey(),
     };
     const sealed = await this.vault.seal(row.uri, shared);
     const digest = createHash('sha256').update(handshake, 'utf8').digest('hex');

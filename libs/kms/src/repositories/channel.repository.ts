@@ -31,21 +31,22 @@ export class KmsChannelRepository {
     const channelUris = [...new Set(entries.map((e) => e.channelUri))];
     // Hand-written (RowStatements): this runs once for every batch of KMS messages.
     const replays = RowStatements.of<KmsReplayRow>(tx, KmsReplayEntity.name);
-    const live = new Set((await RowStatements.of<KmsChannelRow>(tx, KmsChannelEntity.name).selectIn('uri', channelUris)).map((c) => c.uri));
+    const live = new Map((await RowStatements.of<KmsChannelRow>(tx, KmsChannelEntity.name).selectIn('uri', channelUris)).map((c) => [c.uri, c.replayKey]));
     // Each pair is inserted unless it is there already (ON CONFLICT DO NOTHING): a pair not inserted
     // was seen before, on this node or another; a pair repeated within the batch is a replay of its
     // first occurrence.
     const first = new Set<string>();
     const candidates: KmsReplayRow[] = [];
-    const keys = entries.map((e) => `${e.channelUri} ${e.requestId}`);
+    const keys = entries.map((e) => `${live.get(e.channelUri)} ${e.requestId}`);
     const outcome = entries.map((e, i): 'new' | 'replay' | 'gone' => {
-      if (!live.has(e.channelUri)) return 'gone';
+      const channelKey = live.get(e.channelUri);
+      if (channelKey === undefined) return 'gone';
       if (first.has(keys[i]!)) return 'replay';
       first.add(keys[i]!);
-      candidates.push({ channelUri: e.channelUri, requestId: e.requestId, seenAt });
+      candidates.push({ channelKey, requestId: e.requestId, seenAt });
       return 'new';
     });
-    const inserted = new Set((await replays.insertNew(candidates, ['channelUri', 'requestId'])).map((r) => `${r.channelUri} ${r.requestId}`));
+    const inserted = new Set((await replays.insertNew(candidates, ['channelKey', 'requestId'])).map((r) => `${r.channelKey} ${r.requestId}`));
     // A first occurrence is new only if this statement inserted it.
     return outcome.map((o, i) => (o === 'new' && !inserted.has(keys[i]!) ? 'replay' : o));
   }
