@@ -3,7 +3,7 @@
  * PASSIVE checkpoint (https://sqlite.org/c3ref/wal_checkpoint_v2.html) on each tick that follows a
  * commit. PASSIVE copies what it can without waiting for any lock, so neither this process's
  * requests nor another appliance process ever wait for it; another process checkpointing at the
- * same moment makes this one a no-op (SQLITE_BUSY), not an error.
+ * same moment makes this one a no-op (SQLITE_BUSY), tried again on the next tick.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
@@ -23,10 +23,10 @@ const timer = setInterval(() => {
   seen = now;
   try {
     connection.pragma('wal_checkpoint(PASSIVE)');
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) return;
-    parentPort!.postMessage({ error: error instanceof Error ? error.message : String(error) });
+  } catch {
+    // Busy (another process checkpoints) or failed: the WAL keeps every frame until one succeeds,
+    // so the next tick tries again; the writers' automatic checkpoint bounds the WAL meanwhile.
+    seen = -1;
   }
 }, intervalMs);
 

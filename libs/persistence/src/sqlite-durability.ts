@@ -130,34 +130,26 @@ export class WalSync {
  * and the database file (tens of milliseconds under load, for whichever request is unlucky). Here a
  * worker thread with its own connection runs PASSIVE checkpoints (they never wait for, nor block,
  * readers and writers) a short while after commits. The writers keep a far higher automatic
- * threshold as a safety net, should this thread fall behind.
+ * threshold as a safety net, should this thread fall behind or fail (a failed checkpoint is simply
+ * tried again on the next tick: nothing is lost, the WAL only grows meanwhile).
  */
 export class SqliteCheckpointer {
   private readonly commits = new Int32Array(new SharedArrayBuffer(4));
   /** Started by the first commit: a process that only reads never needs one. */
   private worker: Worker | undefined;
-  private lastError: string | undefined;
 
   constructor(
     private readonly databasePath: string,
     private readonly intervalMs: number,
   ) {}
 
-  /** The last checkpoint failure, if any (diagnostics). */
-  get error(): string | undefined {
-    return this.lastError;
-  }
-
   /** Called after each commit: the worker's next tick checkpoints. */
   committed(): void {
     Atomics.add(this.commits, 0, 1);
     if (this.worker) return;
     const worker = new Worker(new URL('./sqlite-checkpoint-worker.js', import.meta.url), { workerData: { databasePath: this.databasePath, intervalMs: this.intervalMs, commits: this.commits } });
-    worker.on('message', (message: { error?: string }) => {
-      if (message.error !== undefined) this.lastError = message.error;
-    });
     // A checkpointer that dies leaves the writers' automatic checkpoint; it must not take the process with it.
-    worker.on('error', (error) => (this.lastError = error.message));
+    worker.on('error', () => undefined);
     worker.unref();
     this.worker = worker;
   }
