@@ -4,8 +4,8 @@
  * retrievals per second at saturation (every channel sends its next batch when the last is answered),
  * p50/p99 batch latency with the load paced at the target rate (100 batches of 50 per second, due
  * at Poisson arrivals over the channels, latency counted from when each batch fell due: a closed
- * loop of 100 channels has, by Little's law, latencies of 100 batches / rate, whatever the server does), and key creations per second (create /keys with count 50),
- * against the floor measured in the same run: the same codec's decrypt + encrypt of one request and
+ * loop of 100 channels has, by Little's law, latencies of 100 batches / rate, whatever the server
+ * does), and key creations per second (create /keys with count 50), against the floor measured in the same run: the same codec's decrypt + encrypt of one request and
  * its answer, in one process, with nothing else.
  *
  * Each phase starts after a warm-up ping on every channel (connections open, caches filled), so
