@@ -184,6 +184,39 @@ for (const database of testDatabases()) {
       });
     });
 
+    if (database.name === 'sqlite') {
+      it('commits the next records while the previous commit waits for the disk (two flushes in flight)', async () => {
+        const created = await database.create();
+        let syncs = 0;
+        let release = () => {};
+        let gate = Promise.resolve();
+        const fx = await openAudit(created.env, {}, async () => {
+          syncs += 1;
+          await gate;
+        });
+        const count = async () => Number(((await fx.db.read((tx) => tx.manager.query('SELECT COUNT(*) AS n FROM audit_records'))) as { n: number }[])[0]!.n);
+        try {
+          gate = new Promise<void>((resolve) => (release = resolve));
+          syncs = 0;
+          let firstDone = false;
+          const first = fx.log.record({ action: 'test.first', outcome: 'success' }).then(() => (firstDone = true));
+          while (syncs === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+          const second = fx.log.record({ action: 'test.second', outcome: 'success' });
+          const deadline = Date.now() + 2_000;
+          while ((await count()) < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+          assert.equal(await count(), 2, "the second record committed while the first commit's fsync was still running");
+          assert.equal(firstDone, false, 'and the first is not acknowledged before its fsync');
+          release();
+          await Promise.all([first, second]);
+          assert.equal((await new AuditVerifier(fx.db, fx.vault).verify()).ok, true);
+        } finally {
+          release();
+          await fx.close();
+          await created.drop();
+        }
+      });
+    }
+
     it("commits an operation's writes and its records together, or neither", async () => {
       await withLog(database, 2, 1000, async (fx, sql) => {
         await sql('CREATE TABLE op_rows (id varchar(36) PRIMARY KEY)');

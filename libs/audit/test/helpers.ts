@@ -1,5 +1,5 @@
 import type { RealmConfig } from '@realm/config';
-import { Database } from '@realm/persistence';
+import { Database, type DatabaseOptions } from '@realm/persistence';
 import { testConfig } from '@realm/testing';
 import { KeyVault, VAULT_ENTITIES, VAULT_MIGRATIONS } from '@realm/vault';
 import { AUDIT_ENTITIES, AUDIT_MIGRATIONS, AuditLog, type AuditLogOptions } from '../src/index.js';
@@ -12,9 +12,9 @@ export interface AuditFixture {
   close(): Promise<void>;
 }
 
-export async function openAudit(env: Record<string, string>, options: Partial<AuditLogOptions> = {}): Promise<AuditFixture> {
+export async function openAudit(env: Record<string, string>, options: Partial<AuditLogOptions> = {}, walFileSync?: DatabaseOptions['walFileSync']): Promise<AuditFixture> {
   const config = testConfig(env);
-  const db = await Database.open(config.database, { entities: [...VAULT_ENTITIES, ...AUDIT_ENTITIES], migrations: [...VAULT_MIGRATIONS, ...AUDIT_MIGRATIONS] });
+  const db = await Database.open(config.database, { entities: [...VAULT_ENTITIES, ...AUDIT_ENTITIES], migrations: [...VAULT_MIGRATIONS, ...AUDIT_MIGRATIONS], ...(walFileSync && { walFileSync }) });
   await db.migrate();
   const vault = await KeyVault.open(config, db);
   await vault.initialize();
