@@ -261,10 +261,11 @@ export class Database {
             for (const unit of this.pendingWrites.splice(0)) unit.reject(busy);
             return;
           }
-          // Another process holds the lock for its commit (an fsync, ~1-3 ms). Retrying on every
-          // turn of the event loop at first takes the lock as soon as it is released, so the
-          // processes alternate instead of the one that just committed taking it again before a
-          // timer-paced waiter wakes; after that, a millisecond between tries.
+          // Another process holds the lock for its group (about a millisecond; its fsync comes
+          // after the lock). Retrying on every turn of the event loop at first takes the lock as
+          // soon as it is released, so the processes alternate instead of the one that just
+          // committed taking it again before a timer-paced waiter wakes; after that, a millisecond
+          // between tries.
           if (performance.now() - waitingSince < SQLITE_LOCK_SPIN_MS) await new Promise((resolve) => setImmediate(resolve));
           else await new Promise((resolve) => setTimeout(resolve, 1));
         }
