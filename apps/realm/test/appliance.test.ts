@@ -168,9 +168,9 @@ describe('the appliance refuses to start with one line naming the cause and the 
 });
 
 describe('worker processes (http.workers > 1)', () => {
-  it('run with a 64 MiB young generation, unless the operator chose a size in the flags or NODE_OPTIONS', () => {
-    assert.deepEqual(workerExecArgv(['--enable-source-maps'], undefined), ['--enable-source-maps', '--max-semi-space-size=64']);
-    assert.deepEqual(workerExecArgv(['--max-semi-space-size=32'], ''), ['--max-semi-space-size=32']);
-    assert.deepEqual(workerExecArgv([], '--max-old-space-size=4096 --max-semi-space-size=16'), []);
+  it('run with a 64 MiB young generation and no pretenuring, unless the operator set either in the flags or NODE_OPTIONS', () => {
+    assert.deepEqual(workerExecArgv(['--enable-source-maps'], undefined), ['--enable-source-maps', '--max-semi-space-size=64', '--no-allocation-site-pretenuring']);
+    assert.deepEqual(workerExecArgv(['--max-semi-space-size=32'], ''), ['--max-semi-space-size=32', '--no-allocation-site-pretenuring']);
+    assert.deepEqual(workerExecArgv(['--allocation-site-pretenuring'], '--max-old-space-size=4096 --max-semi-space-size=16'), ['--allocation-site-pretenuring']);
   });
 });
