@@ -70,12 +70,14 @@ function applianceCpuSeconds(): number | undefined {
 
 /**
  * The floor: the same codec's decrypt of one request and encrypt of its answer (dir + A256GCM, the
- * sizes of a retrieval), in one process, with nothing else. Measured here, in the load process, just
- * before the saturated phase while the appliance is idle, so that the floor and the rate it is
- * compared with see the same machine: on a shared VM the speed of a core drifts by tens of percent
- * within minutes. The median of seven rounds, so that one disturbed round moves nothing.
+ * sizes of a retrieval), in one process, with nothing else. Measured here, in the load process,
+ * while the appliance is idle just before and just after the saturated phase, so that the floor and
+ * the rate it is compared with see the same machine: on a shared VM the speed of a core drifts by
+ * tens of percent within minutes (measured here: 34k to 60k/s between runs). Seven rounds each
+ * time; the floor is the median of the rounds before and after, so that one disturbed round, or a
+ * drift during the phase, moves it little.
  */
-function codecFloor(): number {
+function codecFloorRounds(): number[] {
   const key = randomBytes(32);
   const uri = `kms://kms.realm.test/ecdhe/${randomUUID()}`;
   const request = encryptDirA256Gcm(key, uri, Buffer.from(JSON.stringify({ client: { clientId: 'bench', credential: { bearer: tokens[0] } }, requestId: randomUUID(), method: 'retrieve', uri: `kms://kms.realm.test/keys/${randomUUID()}` })));
@@ -92,8 +94,13 @@ function codecFloor(): number {
     }
     rounds.push(n / ((performance.now() - start) / 1000));
   }
-  return Math.round(rounds.sort((a, b) => a - b)[3]!);
+  return rounds;
 }
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return Math.round(sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2);
+};
 
 async function post(path: string, body: unknown): Promise<Record<string, unknown>> {
   const answer = await exchange(path, body === undefined ? undefined : JSON.stringify(body));
@@ -164,8 +171,10 @@ interface PhaseResult {
   keys: number;
   seconds: number;
   cpuSeconds?: number;
-  /** The codec floor, measured just before this phase's clock started (saturated retrievals only). */
-  floor?: number;
+  /** CPU time of this load process during the phase (user + system). */
+  loadCpuSeconds: number;
+  /** The codec floor (saturated retrievals only): before and after this phase's clock, and their median. */
+  floor?: { before: number; after: number; median: number };
   latencies: number[];
   failures: number;
   encryptedOnTheClock: number;
@@ -189,13 +198,14 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
   const pongs = await Promise.all(channels.map((channel) => send(channel, [{ method: 'update', uri: 'kms://kms.realm.test/ping' }])));
   if (pongs.some(([pong]) => pong?.status !== 200)) throw new Error(`warm-up ping refused: ${JSON.stringify(pongs.find(([pong]) => pong?.status !== 200))}`);
   if (process.env.REALM_TEST_BENCH_TRACE) process.stderr.write(`warmup ${(performance.now() - warm).toFixed(0)} ms\n`);
-  const floor = kind === 'retrieve' && ratePerSecond === undefined ? codecFloor() : undefined;
+  const floorBefore = kind === 'retrieve' && ratePerSecond === undefined ? codecFloorRounds() : undefined;
   const received: { channel: Channel; request: Buffer; status: number; body: Buffer }[] = [];
   const latencies: number[] = [];
   let encryptedOnTheClock = 0;
   let offered = 0;
   const end = performance.now() + seconds * 1000;
   const cpuAtStart = applianceCpuSeconds();
+  const loadCpuAtStart = process.cpuUsage();
   const started = performance.now();
   const interval = ratePerSecond === undefined ? 0 : (channels.length * batch * 1000) / ratePerSecond;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -232,6 +242,10 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
   );
   const elapsed = (performance.now() - started) / 1000;
   const cpuAtEnd = applianceCpuSeconds();
+  const loadCpu = process.cpuUsage(loadCpuAtStart);
+  // Every answer is in: the appliance is idle again while the floor is measured once more.
+  const floorAfter = floorBefore && codecFloorRounds();
+  const floor = floorBefore && floorAfter && { before: median(floorBefore), after: median(floorAfter), median: median([...floorBefore, ...floorAfter]) };
   let messages = 0;
   let keys = 0;
   let failures = 0;
@@ -246,7 +260,7 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
     });
     if (answers.length !== requestIds.length) failures += Math.abs(requestIds.length - answers.length);
   }
-  return { messages, keys, seconds: elapsed, ...(floor !== undefined && { floor }), ...(cpuAtStart !== undefined && cpuAtEnd !== undefined && { cpuSeconds: cpuAtEnd - cpuAtStart }), latencies, failures, encryptedOnTheClock, offered };
+  return { messages, keys, seconds: elapsed, loadCpuSeconds: (loadCpu.user + loadCpu.system) / 1e6, ...(floor !== undefined && { floor }), ...(cpuAtStart !== undefined && cpuAtEnd !== undefined && { cpuSeconds: cpuAtEnd - cpuAtStart }), latencies, failures, encryptedOnTheClock, offered };
 }
 
 const percentile = (values: number[], p: number) => {
@@ -256,7 +270,7 @@ const percentile = (values: number[], p: number) => {
 
 // REALM_TEST_BENCH_PHASES (e.g. "retrieve") limits the run to some phases, for profiling.
 const phases = (process.env.REALM_TEST_BENCH_PHASES ?? 'retrieve,paced,create').split(',');
-const none: PhaseResult = { messages: 0, keys: 0, seconds: 1, latencies: [], failures: 0, encryptedOnTheClock: 0, offered: 0 };
+const none: PhaseResult = { messages: 0, keys: 0, seconds: 1, loadCpuSeconds: 0, latencies: [], failures: 0, encryptedOnTheClock: 0, offered: 0 };
 const retrieve = phases.includes('retrieve') ? await phase('retrieve') : none;
 const paced = phases.includes('paced') ? await phase('retrieve', pacedRate) : none;
 const create = phases.includes('create') ? await phase('create') : none;
@@ -265,9 +279,12 @@ console.log(
     channels: channels.length,
     batch,
     retrievalsPerSecond: Math.round(retrieve.keys / retrieve.seconds),
-    floorCodecOpsPerSecond: retrieve.floor ?? codecFloor(),
+    floorCodecOpsPerSecond: retrieve.floor?.median ?? median(codecFloorRounds()),
+    ...(retrieve.floor && { floorBeforePerSecond: retrieve.floor.before, floorAfterPerSecond: retrieve.floor.after }),
     // Appliance CPU time (every process) per retrieval in the saturated phase, in microseconds.
     ...(retrieve.cpuSeconds !== undefined && retrieve.keys > 0 && { saturatedCpuMicrosPerRetrieval: Math.round((retrieve.cpuSeconds / retrieve.keys) * 1e6) }),
+    // The load process's own CPU time per retrieval: it shares the machine's cores with the appliance.
+    ...(retrieve.keys > 0 && { saturatedLoadCpuMicrosPerRetrieval: Math.round((retrieve.loadCpuSeconds / retrieve.keys) * 1e6) }),
     saturatedBatchP50Ms: +percentile(retrieve.latencies, 50).toFixed(1),
     saturatedBatchP99Ms: +percentile(retrieve.latencies, 99).toFixed(1),
     pacedOfferedPerSecond: Math.round(paced.offered / seconds),

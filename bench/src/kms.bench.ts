@@ -32,12 +32,16 @@ const TARGET = { retrievalsPerSecond: 5000, ratio: 0.3, p99Ms: 50 };
 
 interface LoadResult {
   retrievalsPerSecond: number;
-  /** The codec floor, measured by the load process just before the saturated phase. */
+  /** The codec floor: the median of rounds measured by the load process just before and just after the saturated phase. */
   floorCodecOpsPerSecond: number;
+  floorBeforePerSecond?: number;
+  floorAfterPerSecond?: number;
   saturatedBatchP50Ms: number;
   saturatedBatchP99Ms: number;
   /** Appliance CPU time per retrieval at saturation (absent without /proc). */
   saturatedCpuMicrosPerRetrieval?: number;
+  /** The load process's own CPU time per retrieval at saturation. */
+  saturatedLoadCpuMicrosPerRetrieval?: number;
   /** Paced: retrievals per second that fell due (Poisson arrivals at the target rate on average). */
   pacedOfferedPerSecond: number;
   pacedRetrievalsPerSecond: number;
@@ -85,8 +89,9 @@ for (const database of testDatabases()) {
   const ratio = +(r.retrievalsPerSecond / r.floorCodecOpsPerSecond).toFixed(3);
   results[database.name] = { ...r, ratioToFloor: ratio };
   console.log(
-    `${database.name}: saturated ${r.retrievalsPerSecond} retrievals/s (${(ratio * 100).toFixed(1)}% of the floor, ${r.floorCodecOpsPerSecond}/s, batch p50 ${r.saturatedBatchP50Ms} ms, p99 ${r.saturatedBatchP99Ms} ms` +
-      `${r.saturatedCpuMicrosPerRetrieval !== undefined ? `, ${r.saturatedCpuMicrosPerRetrieval} µs of appliance CPU per retrieval` : ''}); ` +
+    `${database.name}: saturated ${r.retrievalsPerSecond} retrievals/s (${(ratio * 100).toFixed(1)}% of the floor, ${r.floorCodecOpsPerSecond}/s${r.floorBeforePerSecond !== undefined ? ` (${r.floorBeforePerSecond}/s before, ${r.floorAfterPerSecond}/s after)` : ''}, batch p50 ${r.saturatedBatchP50Ms} ms, p99 ${r.saturatedBatchP99Ms} ms` +
+      `${r.saturatedCpuMicrosPerRetrieval !== undefined ? `, ${r.saturatedCpuMicrosPerRetrieval} µs of appliance CPU per retrieval` : ''}` +
+      `${r.saturatedLoadCpuMicrosPerRetrieval !== undefined ? `, ${r.saturatedLoadCpuMicrosPerRetrieval} µs of load-process CPU` : ''}); ` +
       `paced at ${TARGET.retrievalsPerSecond}/s (Poisson; ${r.pacedOfferedPerSecond}/s offered): ${r.pacedRetrievalsPerSecond}/s served, batch p50 ${r.pacedBatchP50Ms} ms, p99 ${r.pacedBatchP99Ms} ms; ${r.keyCreationsPerSecond} key creations/s; ${r.failures} failures`,
   );
   if (database.name === 'sqlite') {

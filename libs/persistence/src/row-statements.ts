@@ -59,16 +59,9 @@ export class RowStatements<Row extends object> {
     return this.persistent(this.column(property), value);
   }
 
-  /** Inserts rows with multi-row INSERTs (as few statements as the parameter limit allows). */
+  /** Inserts rows with multi-row INSERTs (see {@link chunks} for how many rows each carries). */
   async insert(rows: readonly Row[]): Promise<void> {
-    const { columns } = this.shape;
-    const perStatement = Math.max(1, Math.floor(MAX_PARAMETERS / columns.length));
-    for (let start = 0; start < rows.length; start += perStatement) {
-      const chunk = rows.slice(start, start + perStatement);
-      const parameters: unknown[] = [];
-      for (const row of chunk) for (const column of columns) parameters.push(this.persistent(column, (row as Record<string, unknown>)[column.propertyName]));
-      await this.query(this.insertText(chunk.length), parameters);
-    }
+    for (const chunk of this.chunks(rows)) await this.query(this.insertText(chunk.length), this.insertParameters(chunk));
   }
 
   /**
@@ -79,17 +72,12 @@ export class RowStatements<Row extends object> {
    * then skipped, so no unique violation escapes.
    */
   async insertNew<K extends keyof Row & string>(rows: readonly Row[], key: readonly K[]): Promise<Pick<Row, K>[]> {
-    const { columns } = this.shape;
     const keyColumns = key.map((property) => this.column(property));
     const keyList = keyColumns.map((c) => quote(c.databaseName)).join(', ');
-    const perStatement = Math.max(1, Math.floor(MAX_PARAMETERS / columns.length));
     const inserted: Pick<Row, K>[] = [];
     const driver = this.manager.connection.driver;
-    for (let start = 0; start < rows.length; start += perStatement) {
-      const chunk = rows.slice(start, start + perStatement);
-      const parameters: unknown[] = [];
-      for (const row of chunk) for (const column of columns) parameters.push(this.persistent(column, (row as Record<string, unknown>)[column.propertyName]));
-      const raw = (await this.query(`${this.insertText(chunk.length)} ON CONFLICT (${keyList}) DO NOTHING RETURNING ${keyList}`, parameters)) as Record<string, unknown>[];
+    for (const chunk of this.chunks(rows)) {
+      const raw = (await this.query(`${this.insertText(chunk.length)} ON CONFLICT (${keyList}) DO NOTHING RETURNING ${keyList}`, this.insertParameters(chunk))) as Record<string, unknown>[];
       for (const r of raw) inserted.push(Object.fromEntries(keyColumns.map((c) => [c.propertyName, driver.prepareHydratedValue(r[c.databaseName], c)])) as Pick<Row, K>);
     }
     return inserted;
@@ -138,6 +126,29 @@ export class RowStatements<Row extends object> {
   private query(sql: string, parameters: readonly unknown[]): Promise<unknown> | unknown {
     if (this.postgres) return this.manager.query(sql, [...parameters]);
     return runSqlite(sqliteConnectionOf(this.manager), sql, parameters);
+  }
+
+  /**
+   * Rows split for multi-row INSERTs of power-of-two sizes (the largest that fits, then the next:
+   * 50 rows go as 32 + 16 + 2), each under the parameter limit. A table so gets at most a dozen
+   * statement texts, each prepared once and reused, where a statement per row count would prepare
+   * a new one for most group commits (audit batches vary in size from one commit to the next).
+   */
+  private chunks(rows: readonly Row[]): Row[][] {
+    const limit = Math.max(1, Math.floor(MAX_PARAMETERS / this.shape.columns.length));
+    const chunks: Row[][] = [];
+    for (let start = 0; start < rows.length; ) {
+      const size = 2 ** Math.floor(Math.log2(Math.min(limit, rows.length - start)));
+      chunks.push(rows.slice(start, start + size));
+      start += size;
+    }
+    return chunks;
+  }
+
+  private insertParameters(rows: readonly Row[]): unknown[] {
+    const parameters: unknown[] = [];
+    for (const row of rows) for (const column of this.shape.columns) parameters.push(this.persistent(column, (row as Record<string, unknown>)[column.propertyName]));
+    return parameters;
   }
 
   private insertText(rowCount: number): string {

@@ -122,6 +122,14 @@ for (const database of testDatabases()) {
         const inserted = await db.write((tx) => statements(tx).insertNew([sample('b', 7), sample('d', 7), sample('d', 8), sample('e', 7)], ['id']));
         assert.deepEqual(inserted.map((r) => r.id).sort(), ['d', 'e']);
         assert.deepEqual(await db.read((tx) => statements(tx).pluck('big', '"id" IN (?, ?, ?) ORDER BY "id"', ['b', 'd', 'e'])), [rows[1]!.big, 7, 7]);
+        // Many rows go in several statements (64 + 8 + 2 + 1): every row arrives, and a row repeating
+        // one of an earlier statement of the same call is skipped like any other.
+        const many = Array.from({ length: 75 }, (_, i) => sample(`m${String(i).padStart(2, '0')}`, i));
+        await db.write((tx) => statements(tx).insert(many));
+        assert.deepEqual(await db.read((tx) => statements(tx).pluck('big', '"id" LIKE ? ORDER BY "id"', ['m%'])), many.map((r) => r.big));
+        const again = await db.write((tx) => statements(tx).insertNew([...Array.from({ length: 70 }, (_, i) => sample(`n${i}`, i)), sample('n3', 99), sample('m00', 99)], ['id']));
+        assert.equal(again.length, 70);
+        assert.deepEqual(await db.read((tx) => statements(tx).pluck('big', '"id" IN (?, ?) ORDER BY "id"', ['m00', 'n3'])), [0, 3]);
       });
     });
 

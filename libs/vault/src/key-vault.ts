@@ -203,10 +203,7 @@ export class KeyVault {
 
   /** The keys stored under `uris` that exist, by URI. */
   async getKeys(uris: readonly string[], tx?: Tx): Promise<Map<string, Buffer>> {
-    const rows = await this.sealedKeys.findMany([...uris], tx);
-    const result = new Map<string, Buffer>();
-    for (const row of rows) result.set(row.uri, await this.open(row.uri, row));
-    return result;
+    return this.openAll(await this.sealedKeys.findMany([...uris], tx));
   }
 
   /**
@@ -224,12 +221,7 @@ export class KeyVault {
         this.permanentRows.set(row.uri, row);
       }
     }
-    const result = new Map<string, Buffer>();
-    for (const uri of uris) {
-      const row = this.permanentRows.get(uri);
-      if (row) result.set(uri, await this.open(uri, row));
-    }
-    return result;
+    return this.openAll(uris.flatMap((uri) => this.permanentRows.get(uri) ?? []));
   }
 
   deleteKey(uri: string, tx?: Tx): Promise<boolean> {
@@ -243,14 +235,17 @@ export class KeyVault {
 
   /** Opens a sealed key; the URI must be the one it was sealed for. */
   async open(uri: string, sealed: { kekId: string; sealed: Buffer }): Promise<Buffer> {
-    const kek = await this.kekById(sealed.kekId);
-    if (sealed.sealed.length < 1 || sealed.sealed[0] !== SEALED_V1) throw unwrapFailed();
-    try {
-      return aesGcmOpen(kek, sealed.sealed.subarray(1), Buffer.from(uri, 'utf8'));
-    } catch (error) {
-      if (error instanceof CryptoError) throw unwrapFailed();
-      throw error;
-    }
+    return openWith(await this.kekById(sealed.kekId), uri, sealed.sealed);
+  }
+
+  /**
+   * Opens sealed rows, by URI: each distinct KEK is looked up once (a batch's keys share one or
+   * two), then every row is opened without an await, instead of a KEK lookup and a promise per key.
+   */
+  private async openAll(rows: readonly SealedKeyRow[]): Promise<Map<string, Buffer>> {
+    const keks = new Map<string, KeyObject>();
+    for (const row of rows) if (!keks.has(row.kekId)) keks.set(row.kekId, await this.kekById(row.kekId));
+    return new Map(rows.map((row) => [row.uri, openWith(keks.get(row.kekId)!, row.uri, row.sealed)]));
   }
 
   /**
@@ -458,6 +453,17 @@ export class KeyVault {
 
 function sealWith(kek: KeyObject, uri: string, material: Buffer): Buffer {
   return Buffer.concat([Buffer.of(SEALED_V1), aesGcmSeal(kek, material, Buffer.from(uri, 'utf8'))]);
+}
+
+/** Opens a sealed key (format byte, then AES-256-GCM with the key's URI as AAD) with its KEK. */
+function openWith(kek: KeyObject, uri: string, sealed: Buffer): Buffer {
+  if (sealed.length < 1 || sealed[0] !== SEALED_V1) throw unwrapFailed();
+  try {
+    return aesGcmOpen(kek, sealed.subarray(1), Buffer.from(uri, 'utf8'));
+  } catch (error) {
+    if (error instanceof CryptoError) throw unwrapFailed();
+    throw error;
+  }
 }
 
 function unwrapFailed(): VaultError {
