@@ -9,6 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { decryptDirA256Gcm, deriveChannelKey, encryptDirA256Gcm, encryptRsaOaepJwe, generateEphemeralP256, importP256PublicJwk, verifyCompactJws } from '@realm/crypto';
 import { validateStaticKey } from '@realm/kms-client';
 
@@ -19,12 +20,20 @@ const channelCount = Number(channelsArg);
 const batch = Number(batchArg);
 const seconds = Number(secondsArg);
 const pacedRate = Number(pacedArg);
-// A new pool of keep-alive connections per phase: a connection left idle between phases may be
-// closed by the server (keepAliveTimeout) just as the next phase reuses it.
-let agent = new Agent({ keepAlive: true, maxSockets: channelCount, ca: tlsCa });
+/**
+ * Each channel stands for one client and has its own keep-alive connection, as a Webex client has:
+ * one shared pool would hand a lightly loaded phase's batches to the few sockets last used (the
+ * agent's LIFO scheduling), all on whichever appliance worker accepted them, and measure one worker
+ * at several times the load of the other (seen: 870 against 125 batches in the paced phase).
+ * Connections are opened anew for each phase: one left idle between phases may be closed by the
+ * server (keepAliveTimeout) just as the next phase reuses it.
+ */
+const newConnection = () => new Agent({ keepAlive: true, maxSockets: 1, ca: tlsCa });
+/** For discovery and setup. */
+const setupAgent = newConnection();
 
 /** One HTTPS exchange; resolves with the status and the raw body, which the caller parses when it likes. */
-function exchange(path: string, body: string | Buffer | undefined): Promise<{ status: number; body: Buffer }> {
+function exchange(path: string, body: string | Buffer | undefined, agent: Agent = setupAgent): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request(`${url}${path}`, { method: body === undefined ? 'GET' : 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
       const chunks: Buffer[] = [];
@@ -73,7 +82,7 @@ function applianceCpuSeconds(): number | undefined {
  * sizes of a retrieval), in one process, with nothing else. Measured here, in the load process,
  * while the appliance is idle just before and just after the saturated phase, so that the floor and
  * the rate it is compared with see the same machine: on a shared VM the speed of a core drifts by
- * tens of percent within minutes (measured here: 34k to 60k/s between runs). Seven rounds each
+ * tens of percent within minutes (measured here: 34k to 67k/s between runs). Seven rounds each
  * time; the floor is the median of the rounds before and after, so that one disturbed round, or a
  * drift during the phase, moves it little.
  */
@@ -113,6 +122,8 @@ interface Channel {
   key: Buffer;
   token: string;
   keys: string[];
+  /** This client's connection. */
+  connection: Agent;
 }
 
 const discovery = await post('/kms/discovery', undefined);
@@ -130,7 +141,7 @@ const answersOf = (channel: Channel, status: number, body: Buffer) => {
 };
 
 const send = async (channel: Channel, bodies: Record<string, unknown>[]) => {
-  const answer = await exchange('/kms/messages', batchBody(channel, bodies));
+  const answer = await exchange('/kms/messages', batchBody(channel, bodies), channel.connection);
   return answersOf(channel, answer.status, answer.body);
 };
 
@@ -140,7 +151,7 @@ async function open(token: string): Promise<Channel> {
   const answer = await post('/kms/messages', { kmsMessages: [encryptRsaOaepJwe(staticKey.publicKey, staticKey.kid, Buffer.from(JSON.stringify(body)))] });
   const negotiated = JSON.parse(verifyCompactJws((answer.kmsMessages as string[])[0]!, staticKey.publicKey, { algorithms: ['PS256'], expectedKid: staticKey.kid }).payload.toString('utf8')) as { status: number; key: { uri: string; jwk: unknown } };
   if (negotiated.status !== 201) throw new Error(`handshake refused: ${JSON.stringify(negotiated)}`);
-  const channel: Channel = { uri: negotiated.key.uri, key: deriveChannelKey(ephemeral.privateKey, importP256PublicJwk(negotiated.key.jwk)), token, keys: [] };
+  const channel: Channel = { uri: negotiated.key.uri, key: deriveChannelKey(ephemeral.privateKey, importP256PublicJwk(negotiated.key.jwk)), token, keys: [], connection: newConnection() };
   // Each channel's user owns a conversation with bound keys to retrieve.
   const [created] = await send(channel, [{ method: 'create', uri: 'kms://kms.realm.test/keys', count: batch }]);
   channel.keys = (created!.keys as { uri: string }[]).map((k) => k.uri);
@@ -180,11 +191,19 @@ interface PhaseResult {
   encryptedOnTheClock: number;
   /** Paced: the messages of the batches that fell due within the phase (the offered load). */
   offered: number;
+  /** This process's own event-loop delay during the phase, p99 in ms: latency the load adds to what it measures. */
+  loadLoopDelayP99Ms: number;
 }
 
+// The load's event-loop delay is sampled by a timer of this period; the histogram holds whole
+// periods, so the period is taken off to leave the delay.
+const LOOP_DELAY_RESOLUTION_MS = 5;
+
 async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promise<PhaseResult> {
-  agent.destroy();
-  agent = new Agent({ keepAlive: true, maxSockets: channelCount, ca: tlsCa });
+  for (const channel of channels) {
+    channel.connection.destroy();
+    channel.connection = newConnection();
+  }
   const messagesOf = (channel: Channel) => (kind === 'retrieve' ? channel.keys.map((uri) => ({ method: 'retrieve', uri })) : [{ method: 'create', uri: 'kms://kms.realm.test/keys', count: batch }]);
   // Batches per channel: the paced rate exactly, or up to 25,000 messages/s when saturated (+10%).
   const perSecond = kind === 'create' ? 1000 : (ratePerSecond ?? 25_000) / batch;
@@ -206,6 +225,8 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
   const end = performance.now() + seconds * 1000;
   const cpuAtStart = applianceCpuSeconds();
   const loadCpuAtStart = process.cpuUsage();
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  loopDelay.enable();
   const started = performance.now();
   const interval = ratePerSecond === undefined ? 0 : (channels.length * batch * 1000) / ratePerSecond;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -233,7 +254,7 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
         const t0 = interval > 0 ? Math.min(next, performance.now()) : performance.now();
         offered += batch;
         next += exponential(interval);
-        const answer = await exchange('/kms/messages', request);
+        const answer = await exchange('/kms/messages', request, channel.connection);
         latencies.push(performance.now() - t0);
         received.push({ channel, request, ...answer });
         if (process.env.REALM_TEST_BENCH_TRACE) process.stderr.write(`${kind} ${channel.uri.slice(-8)} ${(t0 - started).toFixed(0)} ${(performance.now() - t0).toFixed(1)}\n`);
@@ -243,6 +264,7 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
   const elapsed = (performance.now() - started) / 1000;
   const cpuAtEnd = applianceCpuSeconds();
   const loadCpu = process.cpuUsage(loadCpuAtStart);
+  loopDelay.disable();
   // Every answer is in: the appliance is idle again while the floor is measured once more.
   const floorAfter = floorBefore && codecFloorRounds();
   const floor = floorBefore && floorAfter && { before: median(floorBefore), after: median(floorAfter), median: median([...floorBefore, ...floorAfter]) };
@@ -260,7 +282,7 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
     });
     if (answers.length !== requestIds.length) failures += Math.abs(requestIds.length - answers.length);
   }
-  return { messages, keys, seconds: elapsed, loadCpuSeconds: (loadCpu.user + loadCpu.system) / 1e6, ...(floor !== undefined && { floor }), ...(cpuAtStart !== undefined && cpuAtEnd !== undefined && { cpuSeconds: cpuAtEnd - cpuAtStart }), latencies, failures, encryptedOnTheClock, offered };
+  return { messages, keys, seconds: elapsed, loadCpuSeconds: (loadCpu.user + loadCpu.system) / 1e6, ...(floor !== undefined && { floor }), ...(cpuAtStart !== undefined && cpuAtEnd !== undefined && { cpuSeconds: cpuAtEnd - cpuAtStart }), latencies, failures, encryptedOnTheClock, offered, loadLoopDelayP99Ms: +Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS).toFixed(1) };
 }
 
 const percentile = (values: number[], p: number) => {
@@ -270,7 +292,7 @@ const percentile = (values: number[], p: number) => {
 
 // REALM_TEST_BENCH_PHASES (e.g. "retrieve") limits the run to some phases, for profiling.
 const phases = (process.env.REALM_TEST_BENCH_PHASES ?? 'retrieve,paced,create').split(',');
-const none: PhaseResult = { messages: 0, keys: 0, seconds: 1, loadCpuSeconds: 0, latencies: [], failures: 0, encryptedOnTheClock: 0, offered: 0 };
+const none: PhaseResult = { messages: 0, keys: 0, seconds: 1, loadCpuSeconds: 0, latencies: [], failures: 0, encryptedOnTheClock: 0, offered: 0, loadLoopDelayP99Ms: 0 };
 const retrieve = phases.includes('retrieve') ? await phase('retrieve') : none;
 const paced = phases.includes('paced') ? await phase('retrieve', pacedRate) : none;
 const create = phases.includes('create') ? await phase('create') : none;
@@ -291,6 +313,7 @@ console.log(
     pacedRetrievalsPerSecond: Math.round(paced.keys / paced.seconds),
     pacedBatchP50Ms: +percentile(paced.latencies, 50).toFixed(1),
     pacedBatchP99Ms: +percentile(paced.latencies, 99).toFixed(1),
+    pacedLoadLoopDelayP99Ms: paced.loadLoopDelayP99Ms,
     keyCreationsPerSecond: Math.round(create.keys / create.seconds),
     createMessageP50Ms: +percentile(create.latencies, 50).toFixed(1),
     createMessageP99Ms: +percentile(create.latencies, 99).toFixed(1),
@@ -298,4 +321,5 @@ console.log(
     batchesEncryptedOnTheClock: retrieve.encryptedOnTheClock + paced.encryptedOnTheClock + create.encryptedOnTheClock,
   }),
 );
-agent.destroy();
+setupAgent.destroy();
+for (const channel of channels) channel.connection.destroy();
