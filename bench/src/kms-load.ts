@@ -193,6 +193,8 @@ interface PhaseResult {
   offered: number;
   /** This process's own event-loop delay during the phase, p99 in ms: latency the load adds to what it measures. */
   loadLoopDelayP99Ms: number;
+  /** When the phase's clock ran (ms since the epoch), to find its requests in the appliance's log. */
+  window: readonly [number, number];
 }
 
 // The load's event-loop delay is sampled by a timer of this period; the histogram holds whole
@@ -228,6 +230,7 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   loopDelay.enable();
   const started = performance.now();
+  const startedAt = Date.now();
   const interval = ratePerSecond === undefined ? 0 : (channels.length * batch * 1000) / ratePerSecond;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
   // Poisson arrivals: each channel's batches are due at exponentially distributed intervals, as
@@ -262,6 +265,7 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const endedAt = Date.now();
   const cpuAtEnd = applianceCpuSeconds();
   const loadCpu = process.cpuUsage(loadCpuAtStart);
   loopDelay.disable();
@@ -282,7 +286,7 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
     });
     if (answers.length !== requestIds.length) failures += Math.abs(requestIds.length - answers.length);
   }
-  return { messages, keys, seconds: elapsed, loadCpuSeconds: (loadCpu.user + loadCpu.system) / 1e6, ...(floor !== undefined && { floor }), ...(cpuAtStart !== undefined && cpuAtEnd !== undefined && { cpuSeconds: cpuAtEnd - cpuAtStart }), latencies, failures, encryptedOnTheClock, offered, loadLoopDelayP99Ms: +Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS).toFixed(1) };
+  return { messages, keys, seconds: elapsed, loadCpuSeconds: (loadCpu.user + loadCpu.system) / 1e6, ...(floor !== undefined && { floor }), ...(cpuAtStart !== undefined && cpuAtEnd !== undefined && { cpuSeconds: cpuAtEnd - cpuAtStart }), latencies, failures, encryptedOnTheClock, offered, loadLoopDelayP99Ms: +Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_DELAY_RESOLUTION_MS).toFixed(1), window: [startedAt, endedAt] };
 }
 
 const percentile = (values: number[], p: number) => {
@@ -292,7 +296,7 @@ const percentile = (values: number[], p: number) => {
 
 // REALM_TEST_BENCH_PHASES (e.g. "retrieve") limits the run to some phases, for profiling.
 const phases = (process.env.REALM_TEST_BENCH_PHASES ?? 'retrieve,paced,create').split(',');
-const none: PhaseResult = { messages: 0, keys: 0, seconds: 1, loadCpuSeconds: 0, latencies: [], failures: 0, encryptedOnTheClock: 0, offered: 0, loadLoopDelayP99Ms: 0 };
+const none: PhaseResult = { messages: 0, keys: 0, seconds: 1, loadCpuSeconds: 0, latencies: [], failures: 0, encryptedOnTheClock: 0, offered: 0, loadLoopDelayP99Ms: 0, window: [0, 0] };
 const retrieve = phases.includes('retrieve') ? await phase('retrieve') : none;
 const paced = phases.includes('paced') ? await phase('retrieve', pacedRate) : none;
 const create = phases.includes('create') ? await phase('create') : none;
@@ -314,6 +318,7 @@ console.log(
     pacedBatchP50Ms: +percentile(paced.latencies, 50).toFixed(1),
     pacedBatchP99Ms: +percentile(paced.latencies, 99).toFixed(1),
     pacedLoadLoopDelayP99Ms: paced.loadLoopDelayP99Ms,
+    pacedWindow: paced.window,
     keyCreationsPerSecond: Math.round(create.keys / create.seconds),
     createMessageP50Ms: +percentile(create.latencies, 50).toFixed(1),
     createMessageP99Ms: +percentile(create.latencies, 99).toFixed(1),
