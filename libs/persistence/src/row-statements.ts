@@ -129,16 +129,20 @@ export class RowStatements<Row extends object> {
   }
 
   /**
-   * Rows split for multi-row INSERTs of power-of-two sizes (the largest that fits, then the next:
-   * 50 rows go as 32 + 16 + 2), each under the parameter limit. A table so gets at most a dozen
-   * statement texts, each prepared once and reused, where a statement per row count would prepare
-   * a new one for most group commits (audit batches vary in size from one commit to the next).
+   * Rows split for multi-row INSERTs, each under the parameter limit. SQLite: chunks of power-of-two
+   * sizes (the largest that fits, then the next: 50 rows go as 32 + 16 + 2), so that a table gets
+   * at most a dozen statement texts, each prepared once and reused, where a statement per row count
+   * would prepare a new one for most group commits (audit batches vary in size from one commit to
+   * the next). PostgreSQL: as few statements as the limit allows, since each is a round trip to
+   * the server made while the transaction holds its locks (the audit head row), and the driver
+   * parses every statement anyway.
    */
   private chunks(rows: readonly Row[]): Row[][] {
     const limit = Math.max(1, Math.floor(MAX_PARAMETERS / this.shape.columns.length));
     const chunks: Row[][] = [];
     for (let start = 0; start < rows.length; ) {
-      const size = 2 ** Math.floor(Math.log2(Math.min(limit, rows.length - start)));
+      const fits = Math.min(limit, rows.length - start);
+      const size = this.postgres ? fits : 2 ** Math.floor(Math.log2(fits));
       chunks.push(rows.slice(start, start + size));
       start += size;
     }

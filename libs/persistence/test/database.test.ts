@@ -122,7 +122,7 @@ for (const database of testDatabases()) {
         const inserted = await db.write((tx) => statements(tx).insertNew([sample('b', 7), sample('d', 7), sample('d', 8), sample('e', 7)], ['id']));
         assert.deepEqual(inserted.map((r) => r.id).sort(), ['d', 'e']);
         assert.deepEqual(await db.read((tx) => statements(tx).pluck('big', '"id" IN (?, ?, ?) ORDER BY "id"', ['b', 'd', 'e'])), [rows[1]!.big, 7, 7]);
-        // Many rows go in several statements (64 + 8 + 2 + 1): every row arrives, and a row repeating
+        // Many rows (on SQLite in several statements: 64 + 8 + 2 + 1): every row arrives, and a row repeating
         // one of an earlier statement of the same call is skipped like any other.
         const many = Array.from({ length: 75 }, (_, i) => sample(`m${String(i).padStart(2, '0')}`, i));
         await db.write((tx) => statements(tx).insert(many));
