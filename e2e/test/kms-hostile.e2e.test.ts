@@ -27,6 +27,7 @@ interface Reply {
   status: number;
   body: Record<string, unknown>;
   text: string;
+  contentType?: string;
 }
 
 async function call(realm: Realm, method: string, path: string, raw?: string): Promise<Reply> {
@@ -37,7 +38,8 @@ async function call(realm: Realm, method: string, path: string, raw?: string): P
   } catch {
     // Kept as text for the assertion message.
   }
-  return { status: reply.status, body, text: reply.body };
+  const contentType = reply.headers['content-type'];
+  return { status: reply.status, body, text: reply.body, ...(typeof contentType === 'string' && { contentType }) };
 }
 
 describe('hostile input to the KMS', () => {
@@ -60,6 +62,8 @@ describe('hostile input to the KMS', () => {
   const send = async (messages: unknown[]): Promise<string[]> => {
     const reply = await call(realm, 'POST', '/kms/messages', JSON.stringify({ destination: 'kms://kms.realm.test', kmsMessages: messages }));
     assert.equal(reply.status, 200, reply.text);
+    assert.equal(reply.contentType, 'application/json; charset=utf-8');
+    assert.equal((reply.body.kmsMessages as unknown[]).length, messages.length, 'one answer per message');
     return reply.body.kmsMessages as string[];
   };
 
@@ -117,6 +121,10 @@ describe('hostile input to the KMS', () => {
       assert.ok((reply.body.error as { code?: string })?.code, `${what}: a JSON error body`);
       assert.equal(/\bat \S+ \(|node_modules|\.js:\d+/.test(reply.text), false, `${what}: no stack trace`);
     }
+    // The field is named, and which rule it broke, whatever the position of the bad element.
+    const mixed = await call(realm, 'POST', '/kms/messages', '{"kmsMessages":["a.b.c.d.e",{"alg":"none"}]}');
+    assert.equal(mixed.status, 400, mixed.text);
+    assert.match(mixed.text, /each value in kmsMessages must be a string/);
     assert.equal((await call(realm, 'GET', '/kms/messages')).status, 404, 'unknown method');
     assert.equal((await call(realm, 'POST', '/kms/nowhere', '{}')).status, 404, 'unknown route');
     assert.deepEqual(await state(), before);

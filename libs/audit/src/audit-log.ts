@@ -180,10 +180,11 @@ export class AuditLog {
     const head = await this.repository.lockHead(tx);
     const recordedAt = new Date(this.clock());
     const rows: AuditRecordRow[] = [];
+    const recordedAtIso = recordedAt.toISOString();
     let { seq, hash } = head;
     for (const event of events) {
       seq += 1;
-      const body = encodeRecordBody(seq, recordedAt, event);
+      const body = encodeRecordBody(seq, recordedAt, event, recordedAtIso);
       const next = chainHash(hash, body);
       rows.push({ seq, recordedAt, action: event.action, outcome: event.outcome, actor: actorColumn(event), body, prevHash: hash, hash: next });
       hash = next;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson, sha256 } from '@realm/crypto';
 
 export type AuditOutcome = 'success' | 'denied' | 'failure';
@@ -36,13 +36,13 @@ export const RECORD_FORMAT_VERSION = 1;
  * this runs for every audited KMS message, inside the write lock. The tests hold it byte for byte
  * to canonicalJson of the whole object.
  */
-export function encodeRecordBody(seq: number, recordedAt: Date, event: AuditEvent): string {
+export function encodeRecordBody(seq: number, recordedAt: Date, event: AuditEvent, recordedAtIso = recordedAt.toISOString()): string {
   let body = `{"action":${canonicalJson(event.action)}`;
   if (event.actor !== undefined) {
     const { type, id, clientId } = event.actor;
     body += `,"actor":{${clientId !== undefined ? `"clientId":${canonicalJson(clientId)},` : ''}"id":${canonicalJson(id)},"type":${canonicalJson(type)}}`;
   }
-  body += `,"at":${canonicalJson(recordedAt.toISOString())}`;
+  body += `,"at":${canonicalJson(recordedAtIso)}`;
   if (event.details !== undefined) body += `,"details":${canonicalJson({ ...event.details })}`;
   body += `,"outcome":${canonicalJson(event.outcome)}`;
   if (event.reason !== undefined) body += `,"reason":${canonicalJson(event.reason)}`;
@@ -51,9 +51,12 @@ export function encodeRecordBody(seq: number, recordedAt: Date, event: AuditEven
   return `${body},"seq":${canonicalJson(seq)},"v":${RECORD_FORMAT_VERSION}}`;
 }
 
-/** hash_n = SHA-256(hash_{n-1} || UTF-8(body_n)). */
+/**
+ * hash_n = SHA-256(hash_{n-1} || UTF-8(body_n)). One-shot `hash()`: a Hash object per record
+ * would leave a native handle per record for the garbage collector.
+ */
 export function chainHash(prevHash: Buffer, body: string): Buffer {
-  return createHash('sha256').update(prevHash).update(body, 'utf8').digest();
+  return hash('sha256', Buffer.concat([prevHash, Buffer.from(body, 'utf8')]), 'buffer');
 }
 
 /** `type:id` as stored in the actor column. */

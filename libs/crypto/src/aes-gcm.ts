@@ -61,8 +61,10 @@ export function aesGcmEncrypt(
   }
   const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: GCM_TAG_BYTES });
   cipher.setAAD(aad);
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return { ciphertext, tag: cipher.getAuthTag() };
+  const ciphertext = cipher.update(plaintext);
+  // GCM is a stream mode: final() adds nothing, so there is nothing to concatenate (and copy).
+  const rest = cipher.final();
+  return { ciphertext: rest.length === 0 ? ciphertext : Buffer.concat([ciphertext, rest]), tag: cipher.getAuthTag() };
 }
 
 /**

@@ -30,6 +30,20 @@ describe('dir + A256GCM compact JWE: round trip', () => {
     assert.deepEqual(header, { alg: 'dir', enc: 'A256GCM', kid: KID });
   });
 
+  it('writes each token\'s header for its own kid, however many kids come and go', () => {
+    // The encoded header is remembered per kid (a bounded map that starts over when full): past
+    // that bound, every token must still name the kid it was encrypted for.
+    const key = randomKey();
+    for (let i = 0; i < 5000; i += 1) {
+      const kid = `kms://kms.example.com/ecdhe/${i}`;
+      const token = encryptDirA256Gcm(key, kid, PLAINTEXT);
+      if (i % 499 === 0 || i >= 4090) assert.deepEqual(decryptDirA256Gcm(key, token, { expectedKid: kid }).header, { alg: 'dir', enc: 'A256GCM', kid });
+    }
+    const first = encryptDirA256Gcm(key, KID, PLAINTEXT);
+    assert.equal(encryptDirA256Gcm(key, KID, PLAINTEXT).split('.')[0], first.split('.')[0], 'the same kid, the same header');
+    assert.notEqual(encryptDirA256Gcm(key, KID, PLAINTEXT), first, 'a fresh IV each time');
+  });
+
   it('exposes the kid through peekCompactHeader before decryption, for the key lookup', () => {
     const token = encryptDirA256Gcm(randomKey(), KID, PLAINTEXT);
     assert.equal(peekCompactHeader(token).header.kid, KID);

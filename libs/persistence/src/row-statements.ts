@@ -151,7 +151,27 @@ export class RowStatements<Row extends object> {
 
   private insertParameters(rows: readonly Row[]): unknown[] {
     const parameters: unknown[] = [];
-    for (const row of rows) for (const column of this.shape.columns) parameters.push(this.persistent(column, (row as Record<string, unknown>)[column.propertyName]));
+    const { columns } = this.shape;
+    // A batch's rows usually share one Date (when they were recorded), which the driver would
+    // format anew for each row: the same Date object, in a column with no transformer, is
+    // converted once.
+    const dates: (Date | undefined)[] = [];
+    const converted: unknown[] = [];
+    for (const row of rows) {
+      for (let i = 0; i < columns.length; i++) {
+        const column = columns[i]!;
+        const value = (row as Record<string, unknown>)[column.propertyName];
+        if (!(value instanceof Date) || column.transformer !== undefined) {
+          parameters.push(this.persistent(column, value));
+        } else if (dates[i] === value) {
+          parameters.push(converted[i]);
+        } else {
+          dates[i] = value;
+          converted[i] = this.persistent(column, value);
+          parameters.push(converted[i]);
+        }
+      }
+    }
     return parameters;
   }
 

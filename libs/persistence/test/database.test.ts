@@ -130,6 +130,15 @@ for (const database of testDatabases()) {
         const again = await db.write((tx) => statements(tx).insertNew([...Array.from({ length: 70 }, (_, i) => sample(`n${i}`, i)), sample('n3', 99), sample('m00', 99)], ['id']));
         assert.equal(again.length, 70);
         assert.deepEqual(await db.read((tx) => statements(tx).pluck('big', '"id" IN (?, ?) ORDER BY "id"', ['m00', 'n3'])), [0, 3]);
+        // Rows sharing one Date object (converted once) and rows with their own, interleaved: each
+        // row keeps its own time.
+        const shared = new Date(Date.UTC(2026, 5, 1, 12, 0, 0, 250));
+        const dated = ['t0', 't1', 't2', 't3', 't4'].map((id, i) => ({ ...sample(id, i), at: i % 2 === 0 ? shared : new Date(shared.getTime() + i * 1000) }));
+        await db.write((tx) => statements(tx).insert(dated));
+        assert.deepEqual(
+          (await db.read((tx) => statements(tx).pluck('at', '"id" LIKE ? ORDER BY "id"', ['t%']))).map((at) => at.toISOString()),
+          ['2026-06-01T12:00:00.250Z', '2026-06-01T12:00:01.250Z', '2026-06-01T12:00:00.250Z', '2026-06-01T12:00:03.250Z', '2026-06-01T12:00:00.250Z'],
+        );
       });
     });
 

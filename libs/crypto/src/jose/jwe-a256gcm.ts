@@ -77,11 +77,22 @@ export function parseA256GcmJwe(token: unknown, expectedAlg: A256GcmJweAlg, limi
  * string as sent, never a re-serialization.
  */
 export function encodeJweHeader(alg: A256GcmJweAlg, kid: string): string {
+  const encoded = encodedHeaders[alg];
+  const known = encoded.get(kid);
+  if (known !== undefined) return known;
   requireKid(kid);
   const json = Buffer.from(JSON.stringify({ alg, enc: 'A256GCM', kid }), 'utf8');
   if (json.length > MAX_HEADER_BYTES) throw invalidInput(`the kid makes the JWE header longer than ${MAX_HEADER_BYTES} bytes`);
-  return base64urlEncode(json);
+  const segment = base64urlEncode(json);
+  // Every answer on a channel carries the same header: it is encoded once per channel. Bounded:
+  // full, the map starts over.
+  if (encoded.size >= MAX_REMEMBERED_KIDS) encoded.clear();
+  encoded.set(kid, segment);
+  return segment;
 }
+
+const encodedHeaders: Readonly<Record<A256GcmJweAlg, Map<string, string>>> = { dir: new Map(), 'RSA-OAEP': new Map() };
+const MAX_REMEMBERED_KIDS = 4096;
 
 /**
  * RFC 7516 §5.1 steps 9-19 for A256GCM: a fresh random 96-bit IV per message, the encoded header

@@ -89,23 +89,24 @@ export class KmsOperations {
    */
   async retrieveKeys(requests: readonly { caller: KmsCaller; uri: string }[]): Promise<(KeyRepresentation | KmsError)[]> {
     const rows = new Map((await this.keys.findMany([...new Set(requests.map((r) => r.uri))])).map((row) => [row.uri, row]));
-    const decisions = new Map<string, Promise<boolean>>();
-    const allowed = await Promise.all(
-      requests.map(async ({ caller, uri }) => {
-        const row = rows.get(uri);
-        if (!row) return undefined;
-        // Unbound keys are the creator's own; nobody acts on their behalf (draft §6.2).
-        if (row.resourceUri === null) return row.owner === caller.principalId && caller.onBehalfOf === undefined ? row : undefined;
-        const subject = this.subjectOf(caller);
-        const key = `${subject}\n${row.resourceUri}`;
-        let decision = decisions.get(key);
-        if (!decision) {
-          decision = this.policy.decide(subject, 'key.retrieve', row.resourceUri).then((d) => d.allowed);
-          decisions.set(key, decision);
-        }
-        return (await decision) ? row : undefined;
-      }),
-    );
+    // Each distinct (subject, resource) is decided once, all together; then every request is
+    // answered from the decisions, with no promise per request.
+    const decisionKey = (caller: KmsCaller, resourceUri: string) => `${this.subjectOf(caller)}\n${resourceUri}`;
+    const pending = new Map<string, { subject: string; resourceUri: string }>();
+    for (const { caller, uri } of requests) {
+      const resourceUri = rows.get(uri)?.resourceUri;
+      if (resourceUri) pending.set(decisionKey(caller, resourceUri), { subject: this.subjectOf(caller), resourceUri });
+    }
+    const entries = [...pending];
+    const verdicts = await Promise.all(entries.map(([, { subject, resourceUri }]) => this.policy.decide(subject, 'key.retrieve', resourceUri)));
+    const decisions = new Map(entries.map(([key], i) => [key, verdicts[i]!.allowed]));
+    const allowed = requests.map(({ caller, uri }) => {
+      const row = rows.get(uri);
+      if (!row) return undefined;
+      // Unbound keys are the creator's own; nobody acts on their behalf (draft §6.2).
+      if (row.resourceUri === null) return row.owner === caller.principalId && caller.onBehalfOf === undefined ? row : undefined;
+      return decisions.get(decisionKey(caller, row.resourceUri)) === true ? row : undefined;
+    });
     const granted = allowed.filter((row) => row !== undefined);
     // Bound keys are never deleted or replaced: the vault may keep their sealed rows.
     const [bound, unbound] = await Promise.all([
@@ -291,11 +292,28 @@ function representKey(row: KmsKeyRow, material: Buffer): KeyRepresentation {
     jwk: { kty: 'oct', kid: row.uri, k: material.toString('base64url') },
     userId: row.owner,
     clientId: row.clientId,
-    createDate: row.createDate.toISOString(),
-    expirationDate: row.expirationDate.toISOString(),
-    ...(row.bindDate && { bindDate: row.bindDate.toISOString() }),
+    createDate: isoDate(row.createDate),
+    expirationDate: isoDate(row.expirationDate),
+    ...(row.bindDate && { bindDate: isoDate(row.bindDate) }),
     ...(row.resourceUri && { resourceUri: row.resourceUri }),
   };
+}
+
+/**
+ * `toISOString()` of dates met recently. Keys are created and bound by the batch, so the keys of
+ * one retrieval batch share a few dates, and each formatting costs some 0.4 µs (three per key).
+ * Bounded: full, it starts over.
+ */
+const isoDates = new Map<number, string>();
+function isoDate(date: Date): string {
+  const time = date.getTime();
+  let iso = isoDates.get(time);
+  if (iso === undefined) {
+    iso = date.toISOString();
+    if (isoDates.size >= 1024) isoDates.clear();
+    isoDates.set(time, iso);
+  }
+  return iso;
 }
 
 function representAuthorization(row: KmsAuthorizationRow): AuthorizationRepresentation {

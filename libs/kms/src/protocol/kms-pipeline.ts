@@ -57,11 +57,16 @@ type Decoded =
   | { readonly handshake: string; readonly header: JoseHeader; readonly started: number }
   | { readonly onChannel: ParsedCompact; readonly kid: string; readonly started: number };
 
+/**
+ * What a message gets: its response (synchronous when it is encrypted on a channel, which is every
+ * answer of the bulk of the traffic; a promise when it is signed, which may take a round trip to
+ * the HSM) and its audit record.
+ */
 interface Outcome {
-  readonly response: () => Promise<string>;
+  readonly response: () => string | Promise<string>;
   readonly audit?: AuditEvent;
   /** A response that replaces `response` if the audit record cannot be written (fail closed). */
-  readonly unaudited?: () => Promise<string>;
+  readonly unaudited?: () => string | Promise<string>;
 }
 
 /**
@@ -124,7 +129,7 @@ export class KmsPipeline {
     }
     // 4. The audit records of the batch commit together (group commit); no answer leaves without its record.
     const audited = await Promise.allSettled(outcomes.map((o) => (o.audit ? this.audit.record(o.audit) : Promise.resolve())));
-    return Promise.all(outcomes.map((o, i) => (audited[i]!.status === 'fulfilled' ? o.response() : (o.unaudited ?? o.response)())));
+    return allResponses(outcomes.map((o, i) => (audited[i]!.status === 'fulfilled' ? o.response() : (o.unaudited ?? o.response)())));
   }
 
   /**
@@ -141,13 +146,11 @@ export class KmsPipeline {
     const commit = () =>
       this.audit.writeWithRecords(async (tx) => {
         const recorded = await this.channels.recordRequestsIn(entries, tx);
-        const outcomes = await Promise.all(
-          stages.map((stage) => {
-            if (!('request' in stage)) return stage;
-            const i = indexOf.get(stage)!;
-            return recorded[i] ? this.complete(stage, recorded[i]) : answered[i]!;
-          }),
-        );
+        const outcomes = stages.map((stage) => {
+          if (!('request' in stage)) return stage;
+          const i = indexOf.get(stage)!;
+          return recorded[i] ? this.settle(stage, recorded[i]) : answered[i]!;
+        });
         return { value: outcomes, events: outcomes.flatMap((o) => (o.audit ? [o.audit] : [])) };
       });
     let outcomes: Outcome[];
@@ -158,9 +161,9 @@ export class KmsPipeline {
       });
     } catch {
       const unaudited = stages.map((stage) => ('request' in stage ? answered[indexOf.get(stage)!]! : stage));
-      return Promise.all(unaudited.map((o) => (o.audit ? (o.unaudited ?? o.response) : o.response)()));
+      return allResponses(unaudited.map((o) => (o.audit ? (o.unaudited ?? o.response) : o.response)()));
     }
-    return Promise.all(outcomes.map((o) => o.response()));
+    return allResponses(outcomes.map((o) => o.response()));
   }
 
   /** Decodes, decrypts, parses and authenticates every message of a batch, in order. */
@@ -321,7 +324,7 @@ export class KmsPipeline {
     const requestId = requestIdOfError(error);
     this.observe('request', kmsStatusOf(failure.code), started);
     const audit = this.auditEvent('kms.request', principal, channel.row.clientId, requestId, [], failure.code === 'KMS_UNAUTHENTICATED' ? 'denied' : 'failure', failure.message);
-    return { response: async () => this.encryptedError(channel, failure, requestId), audit };
+    return { response: () => this.encryptedError(channel, failure, requestId), audit };
   }
 
   /** Key retrievals answered in bulk; each gets the outcome one-by-one dispatch would give it. */
@@ -341,40 +344,66 @@ export class KmsPipeline {
       results = ready.map(() => asKmsError(error, 'KMS_INTERNAL'));
     }
     let next = 0;
-    return Promise.all(run.map((p, i) => this.complete(p, callers[i] instanceof KmsError ? (callers[i] as KmsError) : undefined, callers[i] instanceof KmsError ? undefined : results[next++])));
+    return run.map((p, i) => (callers[i] instanceof KmsError ? this.settle(p, callers[i] as KmsError) : this.settle(p, undefined, results[next++])));
   }
 
   /** Dispatches an authenticated request whose requestId was recorded (or refused) with its batch. */
-  private async complete(prepared: Prepared, recorded: KmsError | undefined, precomputed?: DispatchResult | KmsError): Promise<Outcome> {
-    const { channel, request, principal, started } = prepared;
-    const observe = (operation: string, status: number) => this.observer?.message(operation, status, (performance.now() - started) / 1000);
-    let operation = precomputed !== undefined ? 'key.retrieve' : 'request';
+  private async complete(prepared: Prepared, recorded: KmsError | undefined): Promise<Outcome> {
+    if (recorded) return this.settle(prepared, recorded);
+    const { request, principal } = prepared;
+    let caller: KmsCaller;
+    try {
+      caller = this.callerOf(principal, request.clientId, request.credential.onBehalfOf, request.requestId);
+    } catch (error) {
+      return this.answer(prepared, 'request', { error });
+    }
+    try {
+      const result = await this.dispatcher.dispatch(caller, request);
+      return this.answer(prepared, result.operation, { result, caller });
+    } catch (error) {
+      return this.answer(prepared, 'request', { error: withRequestId(asKmsError(error, 'KMS_INTERNAL'), request.requestId) });
+    }
+  }
+
+  /**
+   * The outcome of a request that needs no dispatch: refused when its batch was recorded
+   * (`recorded`), or a key retrieval answered in bulk (`precomputed`). Synchronous: the bulk of
+   * the traffic passes here, and a promise per message costs more than the rest of this.
+   */
+  private settle(prepared: Prepared, recorded: KmsError | undefined, precomputed?: DispatchResult | KmsError): Outcome {
+    const { request, principal } = prepared;
+    const operation = precomputed !== undefined ? 'key.retrieve' : 'request';
     try {
       if (recorded) throw withRequestId(recorded, request.requestId);
       const caller = this.callerOf(principal, request.clientId, request.credential.onBehalfOf, request.requestId);
+      if (precomputed === undefined) throw new KmsError('KMS_INTERNAL', 'a request settled without a result');
       if (precomputed instanceof KmsError) throw withRequestId(precomputed, request.requestId);
-      const result =
-        precomputed ??
-        (await this.dispatcher.dispatch(caller, request).catch((error: unknown) => {
-          throw withRequestId(asKmsError(error, 'KMS_INTERNAL'), request.requestId);
-        }));
-      operation = result.operation;
-      observe(operation, result.status);
+      return this.answer(prepared, precomputed.operation, { result: precomputed, caller });
+    } catch (error) {
+      return this.answer(prepared, operation, { error });
+    }
+  }
+
+  /** A dispatched request's answer on its channel and its audit record. */
+  private answer(prepared: Prepared, operation: string, settled: { readonly result: DispatchResult; readonly caller: KmsCaller } | { readonly error: unknown }): Outcome {
+    const { channel, request, principal, started } = prepared;
+    if ('result' in settled) {
+      const { result, caller } = settled;
+      this.observe(operation, result.status, started);
       const body = { status: result.status, requestId: request.requestId, ...result.fields };
       return {
-        response: async () => encryptDirA256Gcm(channel.key, channel.row.uri, json(body)),
-        audit: this.auditEvent(`kms.${result.operation}`, principal, request.clientId, request.requestId, result.resources, 'success', undefined, caller.onBehalfOf),
-        unaudited: async () => this.encryptedError(channel, unauditedError(), request.requestId),
-      };
-    } catch (error) {
-      const failure = asKmsError(error, 'KMS_INTERNAL');
-      observe(operation, kmsStatusOf(failure.code));
-      const outcome = failure.code === 'KMS_UNAUTHENTICATED' || failure.code === 'KMS_FORBIDDEN' || failure.code === 'KMS_NOT_FOUND' ? 'denied' : 'failure';
-      return {
-        response: async () => this.encryptedError(channel, failure, request.requestId),
-        audit: this.auditEvent(`kms.${operation}`, principal, request.clientId, request.requestId, [], outcome, failure.message),
+        response: () => encryptDirA256Gcm(channel.key, channel.row.uri, json(body)),
+        audit: this.auditEvent(`kms.${operation}`, principal, request.clientId, request.requestId, result.resources, 'success', undefined, caller.onBehalfOf),
+        unaudited: () => this.encryptedError(channel, unauditedError(), request.requestId),
       };
     }
+    const failure = asKmsError(settled.error, 'KMS_INTERNAL');
+    this.observe(operation, kmsStatusOf(failure.code), started);
+    const outcome = failure.code === 'KMS_UNAUTHENTICATED' || failure.code === 'KMS_FORBIDDEN' || failure.code === 'KMS_NOT_FOUND' ? 'denied' : 'failure';
+    return {
+      response: () => this.encryptedError(channel, failure, request.requestId),
+      audit: this.auditEvent(`kms.${operation}`, principal, request.clientId, request.requestId, [], outcome, failure.message),
+    };
   }
 
   /** onBehalfOf (compliance retrieval) is honoured only for principals holding the org-agent role. */
@@ -408,6 +437,11 @@ export class KmsPipeline {
   private encryptedError(channel: OpenChannel, error: KmsError, requestId: string | undefined): string {
     return encryptDirA256Gcm(channel.key, channel.row.uri, json({ status: kmsStatusOf(error.code), reason: reasonOf(error), ...(requestId !== undefined && { requestId }) }));
   }
+}
+
+/** The responses of a batch, in order: as they are when none had to wait (the usual case), else once all are in. */
+function allResponses(responses: (string | Promise<string>)[]): string[] | Promise<string[]> {
+  return responses.every((r) => typeof r === 'string') ? (responses as string[]) : Promise.all(responses);
 }
 
 function json(value: unknown): Buffer {

@@ -19,13 +19,18 @@ export interface KmsRequest {
   readonly method: KmsMethod;
   readonly uri: string;
   readonly target: KmsTarget;
-  readonly query: URLSearchParams;
+  /** The URI's query parameters (`?authId=...`), read-only. */
+  readonly query: KmsQuery;
   readonly requestId: string;
   readonly clientId: string;
   readonly credential: KmsCredential;
   /** The whole body, for the operation-specific fields. */
   readonly body: Record<string, unknown>;
 }
+
+export type KmsQuery = Pick<URLSearchParams, 'get' | 'has'>;
+/** Most URIs have no query string (every key retrieval): they share this rather than each parse one. */
+const NO_QUERY: KmsQuery = Object.freeze({ get: () => null, has: () => false });
 
 /**
  * Parses and validates the cleartext of a request. Anything malformed becomes KMS_BAD_REQUEST
@@ -69,7 +74,7 @@ export function parseKmsRequest(plaintext: Buffer, uris: KmsUris): KmsRequest {
     method: fields.method as KmsMethod,
     uri: fields.uri,
     target,
-    query: new URLSearchParams(search),
+    query: search === '' ? NO_QUERY : new URLSearchParams(search),
     requestId,
     clientId,
     credential: {
