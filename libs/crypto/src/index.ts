@@ -12,6 +12,7 @@ export {
   MAX_HEADER_BYTES,
   peekCompactHeader,
   type CompactHeader,
+  type CompactSerialization,
   type CompactKind,
   type CompactLimits,
   type JoseHeader,

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, Header, HttpCode, Post } from '@nestjs/common';
+import type { CompactSerialization } from '@realm/crypto';
 import { KmsMessagesDto } from './kms-messages.dto.js';
 import { KmsService } from './kms.service.js';
 
@@ -23,10 +24,11 @@ export class KmsController {
 }
 
 /**
- * `{"kmsMessages":[...]}` written directly: every element is a compact JWE or JWS the pipeline
- * produced, base64url segments and dots (RFC 7515 §7.1), so none needs escaping. JSON.stringify
- * would scan some 70 kB of such text per 50-message batch for characters to escape.
+ * `{"kmsMessages":[...]}` written directly: every element is a compact JWE or JWS made by
+ * @realm/crypto's serializers (the type says so), base64url segments and dots (RFC 7515 §7.1), so
+ * none needs escaping. JSON.stringify would scan some 70 kB of such text per 50-message batch for
+ * characters to escape.
  */
-export function kmsMessagesJson(messages: readonly string[]): string {
+export function kmsMessagesJson(messages: readonly CompactSerialization[]): string {
   return messages.length === 0 ? '{"kmsMessages":[]}' : `{"kmsMessages":["${messages.join('","')}"]}`;
 }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { CompactSerialization } from '@realm/crypto';
 import type { KmsStaticKey, StaticPublicJwk } from './identity/kms-static-key.js';
 import { KmsError } from './kms.error.js';
 import type { KmsPipeline } from './protocol/kms-pipeline.js';
@@ -20,7 +21,7 @@ export class KmsService {
     return { kmsCluster: this.uris.base, rsaPublicKey: await this.staticKey.publicJwk() };
   }
 
-  async messages(body: { destination?: string; kmsMessages: string[] }): Promise<{ kmsMessages: string[] }> {
+  async messages(body: { destination?: string; kmsMessages: string[] }): Promise<{ kmsMessages: CompactSerialization[] }> {
     if (body.destination !== undefined && body.destination !== this.uris.base) {
       throw new KmsError('KMS_BAD_REQUEST', `destination ${body.destination.slice(0, 80)} is not this KMS (${this.uris.base})`);
     }

@@ -17,4 +17,12 @@ describe('POST /kms/messages answer body', () => {
       assert.deepEqual(JSON.parse(text), { kmsMessages: batch });
     }
   });
+
+  it('takes only what the compact serializers made, so nothing in it needs escaping', () => {
+    // A string from anywhere else does not compile (the build fails if this stops being an error).
+    // @ts-expect-error: a plain string is not a CompactSerialization
+    const forged = kmsMessagesJson(['"],"injected":["']);
+    // Why: a quote in an element would write JSON of someone else's choosing.
+    assert.deepEqual(JSON.parse(forged), { kmsMessages: [''], injected: [''] });
+  });
 });

@@ -6,6 +6,19 @@ import { base64urlLength, isStrictBase64url } from './base64url.js';
  * segments, 3 for a JWS and 5 for a JWE, the first always the protected header.
  */
 
+/**
+ * A compact JWS or JWE written by this library's serializers: base64url segments and dots only
+ * (RFC 7515 §7.1, RFC 7516 §7.1). The brand lets a caller require, at compile time, strings that
+ * only those serializers made: text that can be put in JSON or a header as is.
+ */
+export type CompactSerialization = string & { readonly [compactSerialization]: true };
+declare const compactSerialization: unique symbol;
+
+/** Marks the output of a serializer of this library; never for strings from outside. */
+export function asCompactSerialization(segments: string): CompactSerialization {
+  return segments as CompactSerialization;
+}
+
 /** A decoded protected header. Members other than those a caller checks are data, never acted on. */
 export type JoseHeader = Record<string, unknown>;
 

@@ -1,7 +1,7 @@
 import { aesGcmDecrypt } from '../aes-gcm.js';
 import { requireBytes, secretKeyLength, type SymmetricKey } from '../bytes.js';
 import { decryptFailed, invalidInput, malformed } from '../crypto.error.js';
-import type { CompactLimits, JoseHeader, ParsedCompact } from './compact.js';
+import type { CompactLimits, CompactSerialization, JoseHeader, ParsedCompact } from './compact.js';
 import { requireKid } from './checks.js';
 import { CEK_BYTES, encodeJweHeader, parseA256GcmJwe, sealCompactJwe } from './jwe-a256gcm.js';
 
@@ -20,7 +20,7 @@ export interface DirA256GcmDecryptOptions extends CompactLimits {
 }
 
 /** Encrypts `plaintext` under the 256-bit `key`, naming it `kid` in the protected header. */
-export function encryptDirA256Gcm(key: SymmetricKey, kid: string, plaintext: Uint8Array): string {
+export function encryptDirA256Gcm(key: SymmetricKey, kid: string, plaintext: Uint8Array): CompactSerialization {
   requireKey(key);
   requireKid(kid);
   requireBytes(plaintext, 'plaintext');

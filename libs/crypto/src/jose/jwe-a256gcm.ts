@@ -4,7 +4,7 @@ import { invalidInput, malformed } from '../crypto.error.js';
 import { randomNonce } from '../random.js';
 import { base64urlEncode } from './base64url.js';
 import { requireKid } from './checks.js';
-import { hasMember, isParsedCompact, MAX_HEADER_BYTES, parseCompact, type CompactLimits, type JoseHeader } from './compact.js';
+import { asCompactSerialization, type CompactSerialization, hasMember, isParsedCompact, MAX_HEADER_BYTES, parseCompact, type CompactLimits, type JoseHeader } from './compact.js';
 
 /**
  * What the two JWE profiles of this module share: content encryption with A256GCM
@@ -99,8 +99,8 @@ const MAX_REMEMBERED_KIDS = 4096;
  * as AAD. Random IVs keep the chance of a repeat under 2^-32 for 2^32 messages per key
  * (SP 800-38D §8.3), so a channel key must be retired well before that many messages.
  */
-export function sealCompactJwe(headerSegment: string, encryptedKey: Uint8Array, cek: SymmetricKey, plaintext: Uint8Array): string {
+export function sealCompactJwe(headerSegment: string, encryptedKey: Uint8Array, cek: SymmetricKey, plaintext: Uint8Array): CompactSerialization {
   const iv = randomNonce(IV_BYTES);
   const { ciphertext, tag } = aesGcmEncrypt(cek, iv, plaintext, Buffer.from(headerSegment, 'ascii'));
-  return `${headerSegment}.${base64urlEncode(encryptedKey)}.${base64urlEncode(iv)}.${base64urlEncode(ciphertext)}.${base64urlEncode(tag)}`;
+  return asCompactSerialization(`${headerSegment}.${base64urlEncode(encryptedKey)}.${base64urlEncode(iv)}.${base64urlEncode(ciphertext)}.${base64urlEncode(tag)}`);
 }

@@ -2,7 +2,7 @@ import { constants, type KeyObject, sign as nodeSign, verify as nodeVerify } fro
 import { describeType, requireBytes } from '../bytes.js';
 import { invalidInput, malformed, signatureInvalid } from '../crypto.error.js';
 import { base64urlEncode } from './base64url.js';
-import { hasMember, MAX_HEADER_BYTES, parseCompact, type CompactLimits, type JoseHeader } from './compact.js';
+import { asCompactSerialization, type CompactSerialization, hasMember, MAX_HEADER_BYTES, parseCompact, type CompactLimits, type JoseHeader } from './compact.js';
 import { requireKid, requireRsaKey } from './checks.js';
 
 /**
@@ -52,7 +52,7 @@ export function softwarePs256Signer(privateKey: KeyObject): JwsSigner {
  * ASCII(BASE64URL(UTF8(header)) || '.' || BASE64URL(payload)) (RFC 7515 §5.1 step 5). A signer
  * error (an HSM refusing) propagates as thrown: signing has no oracle to protect.
  */
-export async function signCompactJws(payload: Uint8Array, kid: string, signer: JwsSigner): Promise<string> {
+export async function signCompactJws(payload: Uint8Array, kid: string, signer: JwsSigner): Promise<CompactSerialization> {
   requireBytes(payload, 'payload');
   requireKid(kid);
   if (signer?.alg !== 'PS256' || typeof signer.sign !== 'function') {
@@ -65,7 +65,7 @@ export async function signCompactJws(payload: Uint8Array, kid: string, signer: J
   if (!(signature instanceof Uint8Array) || signature.length === 0) {
     throw invalidInput(`the JWS signer returned ${signature instanceof Uint8Array ? 'an empty signature' : describeType(signature)}`);
   }
-  return `${signingInput}.${base64urlEncode(signature)}`;
+  return asCompactSerialization(`${signingInput}.${base64urlEncode(signature)}`);
 }
 
 /**

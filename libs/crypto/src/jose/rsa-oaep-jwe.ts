@@ -3,7 +3,7 @@ import { aesGcmDecrypt } from '../aes-gcm.js';
 import { describeType, requireBytes } from '../bytes.js';
 import { decryptFailed, invalidInput } from '../crypto.error.js';
 import { randomBytes } from '../random.js';
-import type { CompactLimits, JoseHeader } from './compact.js';
+import type { CompactLimits, CompactSerialization, JoseHeader } from './compact.js';
 import { requireKid, requireRsaKey } from './checks.js';
 import { CEK_BYTES, encodeJweHeader, parseA256GcmJwe, sealCompactJwe } from './jwe-a256gcm.js';
 
@@ -51,7 +51,7 @@ export function softwareRsaOaepDecryptor(privateKey: KeyObject): RsaOaepDecrypto
  * Encrypts `plaintext` to the holder of `publicKey` under a fresh random CEK. For our own client
  * SDK and for tests; the KMS itself only decrypts this profile.
  */
-export function encryptRsaOaepJwe(publicKey: KeyObject, kid: string, plaintext: Uint8Array): string {
+export function encryptRsaOaepJwe(publicKey: KeyObject, kid: string, plaintext: Uint8Array): CompactSerialization {
   requireRsaKey(publicKey, 'public', 'RSA-OAEP public key');
   requireKid(kid);
   requireBytes(plaintext, 'plaintext');

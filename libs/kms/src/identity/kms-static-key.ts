@@ -1,5 +1,5 @@
 import { randomUUID, type KeyObject, X509Certificate } from 'node:crypto';
-import { decryptRsaOaepJwe, signCompactJws } from '@realm/crypto';
+import { type CompactSerialization, decryptRsaOaepJwe, signCompactJws } from '@realm/crypto';
 import type { Database } from '@realm/persistence';
 import type { KeyVault } from '@realm/vault';
 import { KmsError } from '../kms.error.js';
@@ -98,7 +98,7 @@ export class KmsStaticKey {
    * Signs a response as a compact JWS, PS256, with the active static key, or with `keyUri`: a
    * reset (499) is signed with the retired key the client addressed, the only one it can verify.
    */
-  async sign(payload: Buffer, keyUri?: string): Promise<string> {
+  async sign(payload: Buffer, keyUri?: string): Promise<CompactSerialization> {
     const uri = keyUri ?? (await this.current()).uri;
     return signCompactJws(payload, uri, { alg: 'PS256', sign: (input: Buffer) => this.vault.rsaKeys.pssSha256Sign(uri, input) });
   }

@@ -1,5 +1,5 @@
 import { AuditError, type AuditEvent, type AuditLog } from '@realm/audit';
-import { decryptDirA256Gcm, encryptDirA256Gcm, type JoseHeader, type ParsedCompact, peekCompactHeader } from '@realm/crypto';
+import { type CompactSerialization, decryptDirA256Gcm, encryptDirA256Gcm, type JoseHeader, type ParsedCompact, peekCompactHeader } from '@realm/crypto';
 import { PersistenceError } from '@realm/persistence';
 import { VaultError } from '@realm/vault';
 import { KmsChannels, type OpenChannel } from '../channels/kms-channels.js';
@@ -63,10 +63,10 @@ type Decoded =
  * the HSM) and its audit record.
  */
 interface Outcome {
-  readonly response: () => string | Promise<string>;
+  readonly response: () => CompactSerialization | Promise<CompactSerialization>;
   readonly audit?: AuditEvent;
   /** A response that replaces `response` if the audit record cannot be written (fail closed). */
-  readonly unaudited?: () => string | Promise<string>;
+  readonly unaudited?: () => CompactSerialization | Promise<CompactSerialization>;
 }
 
 /**
@@ -93,7 +93,7 @@ export class KmsPipeline {
     private readonly observer?: KmsPipelineObserver,
   ) {}
 
-  async process(messages: readonly unknown[]): Promise<string[]> {
+  async process(messages: readonly unknown[]): Promise<CompactSerialization[]> {
     // Another node (or realmctl) may have rotated the static key: read its state once per batch.
     this.staticKey.refresh();
     // 1. What needs no write: decode, decrypt, parse, authenticate (handshakes complete here). The
@@ -139,7 +139,7 @@ export class KmsPipeline {
    * deleted meanwhile, replaces that answer with its error) and appends every audit record of the
    * batch. No answer leaves before that commit; if it fails, no answer is released (fail closed).
    */
-  private async processRetrievals(stages: readonly (Outcome | Prepared)[], prepared: Prepared[]): Promise<string[]> {
+  private async processRetrievals(stages: readonly (Outcome | Prepared)[], prepared: Prepared[]): Promise<CompactSerialization[]> {
     const answered = await this.completeRetrievals(prepared, new Map());
     const indexOf = new Map(prepared.map((p, i) => [p, i]));
     const entries = prepared.map((p) => ({ channelUri: p.channel.row.uri, requestId: p.request.requestId }));
@@ -430,18 +430,18 @@ export class KmsPipeline {
     return { response: () => this.signedErrorText(error, requestIdOfError(error)) };
   }
 
-  private signedErrorText(error: KmsError, requestId: string | undefined, keyUri?: string): Promise<string> {
+  private signedErrorText(error: KmsError, requestId: string | undefined, keyUri?: string): Promise<CompactSerialization> {
     return this.staticKey.sign(json({ status: kmsStatusOf(error.code), reason: reasonOf(error), ...(requestId !== undefined && { requestId }) }), keyUri);
   }
 
-  private encryptedError(channel: OpenChannel, error: KmsError, requestId: string | undefined): string {
+  private encryptedError(channel: OpenChannel, error: KmsError, requestId: string | undefined): CompactSerialization {
     return encryptDirA256Gcm(channel.key, channel.row.uri, json({ status: kmsStatusOf(error.code), reason: reasonOf(error), ...(requestId !== undefined && { requestId }) }));
   }
 }
 
 /** The responses of a batch, in order: as they are when none had to wait (the usual case), else once all are in. */
-function allResponses(responses: (string | Promise<string>)[]): string[] | Promise<string[]> {
-  return responses.every((r) => typeof r === 'string') ? (responses as string[]) : Promise.all(responses);
+function allResponses(responses: (CompactSerialization | Promise<CompactSerialization>)[]): CompactSerialization[] | Promise<CompactSerialization[]> {
+  return responses.every((r) => typeof r === 'string') ? (responses as CompactSerialization[]) : Promise.all(responses);
 }
 
 function json(value: unknown): Buffer {
