@@ -35,6 +35,9 @@ export const RECORD_FORMAT_VERSION = 1;
  * encoded by canonicalJson with its checks, rather than by building that object and sorting it:
  * this runs for every audited KMS message, inside the write lock. The tests hold it byte for byte
  * to canonicalJson of the whole object.
+ *
+ * `recordedAtIso` must be `recordedAt.toISOString()`: a caller encoding a batch of records with one
+ * timestamp formats it once and passes it; anyone else leaves it out.
  */
 export function encodeRecordBody(seq: number, recordedAt: Date, event: AuditEvent, recordedAtIso = recordedAt.toISOString()): string {
   let body = `{"action":${canonicalJson(event.action)}`;
