@@ -52,7 +52,7 @@ describe('hostile input to the KMS', () => {
   /** Row counts of every table the KMS writes, but the audit log (which records each refusal). */
   const state = async () => {
     const counts: Record<string, number> = {};
-    for (const table of ['kms_keys', 'kms_resources', 'kms_authorizations', 'kms_channels', 'kms_replay', 'vault_keys', 'identity_principals']) {
+    for (const table of ['kms_keys', 'kms_resources', 'kms_authorizations', 'kms_channels', 'kms_replay_log', 'vault_keys', 'identity_principals']) {
       const [row] = await db.query<{ n: number | string }[]>(`SELECT COUNT(*) AS n FROM ${table}`);
       counts[table] = Number(row!.n);
     }
@@ -251,7 +251,7 @@ describe('hostile input to the KMS', () => {
     const [first] = await send([replayed]);
     assert.equal(readOnChannel(channel, first!).status, 200);
     const afterPing = await state();
-    assert.equal(afterPing.kms_replay, before.kms_replay + 1);
+    assert.equal(afterPing.kms_replay_log, before.kms_replay_log + 1, 'the batch appended one row to its channel\'s replay log');
 
     const tampered = onChannel(channel, { method: 'update', uri: 'kms://kms.realm.test/ping' }).split('.');
     tampered[3] = Buffer.from(Buffer.from(tampered[3]!, 'base64url').map((b, i) => (i === 0 ? b ^ 1 : b))).toString('base64url');
@@ -293,8 +293,8 @@ describe('hostile input to the KMS', () => {
     assert.match(retrievals[0]!.reason ?? '', /already used on this channel/);
     assert.equal((retrievals[1] as unknown as { key: { uri: string } }).key.uri, bound!.uri);
     const afterCorpus = await state();
-    // Only the replay rows of the requests that reached dispatch were added; no key, resource or authorization changed.
-    assert.deepEqual({ ...afterCorpus, kms_replay: 0 }, { ...afterPing, kms_replay: 0 });
+    // Only replay log rows were added (for the batches whose requests reached dispatch); no key, resource or authorization changed.
+    assert.deepEqual({ ...afterCorpus, kms_replay_log: 0 }, { ...afterPing, kms_replay_log: 0 });
   });
 
   it('releases no key when the audit log cannot be written (fail closed), and serves the same request once it can', async () => {
@@ -305,7 +305,7 @@ describe('hostile input to the KMS', () => {
     const retrieval = onChannel(channel, { method: 'retrieve', uri: key!.uri });
     await db.query('ALTER TABLE audit_records RENAME TO audit_records_away');
     try {
-      // A batch of retrievals only (one commit for its replay rows and audit records), and a mixed batch.
+      // A batch of retrievals only (one commit for its replay log row and audit records), and a mixed batch.
       const answers = [...(await send([retrieval, onChannel(channel, { method: 'retrieve', uri: key!.uri })])), ...(await send([onChannel(channel, { method: 'update', uri: 'kms://kms.realm.test/ping' }), onChannel(channel, { method: 'retrieve', uri: key!.uri })]))];
       for (const answer of answers) {
         const body = readOnChannel(channel, answer) as { status: number; reason?: string; key?: unknown };

@@ -149,6 +149,11 @@ export class AuditLog {
     let records = 0;
     try {
       await this.db.write(async (tx) => {
+        // The chain's head is locked before the operations run, not only to append: on PostgreSQL
+        // the groups of several nodes then run their operations one group after the other, so
+        // operations that lock rows of their own (the KMS locks its channels' rows), several to a
+        // transaction, never come to wait for each other in a cycle.
+        const head = await this.repository.lockHead(tx);
         outcomes = [];
         for (const operation of operations) {
           try {
@@ -159,7 +164,7 @@ export class AuditLog {
         }
         const events = [...batch.map((p) => p.event), ...outcomes.flatMap((o) => (o.ok ? o.events.map(redactEvent) : []))];
         records = events.length;
-        if (events.length > 0) await this.append(events, tx);
+        if (events.length > 0) await this.append(events, head, tx);
       });
     } catch (error) {
       const failure = new AuditError('AUDIT_WRITE_FAILED', 'the audit log could not be written; the operation was not completed', { cause: error });
@@ -176,8 +181,8 @@ export class AuditLog {
     });
   }
 
-  private async append(events: AuditEvent[], tx: Tx): Promise<void> {
-    const head = await this.repository.lockHead(tx);
+  /** Appends records after `head`, which the transaction `tx` has locked. */
+  private async append(events: AuditEvent[], head: AuditHeadRow, tx: Tx): Promise<void> {
     const recordedAt = new Date(this.clock());
     const rows: AuditRecordRow[] = [];
     const recordedAtIso = recordedAt.toISOString();

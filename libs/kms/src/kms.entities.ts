@@ -34,8 +34,8 @@ export interface KmsAuthorizationRow {
 
 /**
  * An ECDHE channel (draft §5). The shared key is in the vault under `uri`. The row is deleted when
- * the client deletes the ephemeral key; replay rows reference it, so a request on a deleted
- * channel fails its replay insert on every node.
+ * the client deletes the ephemeral key, and its replay log with it; a request on a deleted channel
+ * finds no channel row when its batch is recorded, on every node.
  */
 export interface KmsChannelRow {
   uri: string;
@@ -45,16 +45,21 @@ export interface KmsChannelRow {
   staticKeyUri: string;
   createDate: Date;
   expirationDate: Date;
-  /** The channel's key in the replay cache (53 random bits, unique): a short key keeps that table small. */
+  /** The channel's key in its replay log (53 random bits, unique): a short key keeps that table small. */
   replayKey: number;
 }
 
-/** A requestId seen on a channel (replay cache, shared by every node). */
-export interface KmsReplayRow {
+/**
+ * One batch's requestIds first seen on a channel: the channel's replay log, shared by every node.
+ * A channel's rows are numbered 1, 2, 3... in the order they commit; a node appends the next one
+ * only after reading those it has not seen, in the same transaction (see KmsChannels).
+ */
+export interface KmsReplayLogRow {
   /** The channel's {@link KmsChannelRow.replayKey}. */
   channelKey: number;
-  requestId: string;
-  seenAt: Date;
+  seq: number;
+  requestIds: string[];
+  recordedAt: Date;
 }
 
 /** The KMS static identity keys (RSA; private half in the vault). One is active. */
@@ -114,12 +119,13 @@ export const KmsChannelEntity = defineEntity<KmsChannelRow>({
   },
 });
 
-export const KmsReplayEntity = defineEntity<KmsReplayRow>({
-  name: 'kms_replay',
+export const KmsReplayLogEntity = defineEntity<KmsReplayLogRow>({
+  name: 'kms_replay_log',
   columns: {
     channelKey: { column: 'channel_key', type: 'bigint', primary: true },
-    requestId: { column: 'request_id', type: 'string', length: 128, primary: true },
-    seenAt: { column: 'seen_at', type: 'timestamp' },
+    seq: { column: 'seq', type: 'bigint', primary: true },
+    requestIds: { column: 'request_ids', type: 'json' },
+    recordedAt: { column: 'recorded_at', type: 'timestamp' },
   },
 });
 
@@ -149,4 +155,4 @@ export const KmsStaticKeyEntity = defineEntity<KmsStaticKeyRow>({
   },
 });
 
-export const KMS_ENTITIES = [KmsKeyEntity, KmsResourceEntity, KmsAuthorizationEntity, KmsChannelEntity, KmsReplayEntity, KmsHandshakeEntity, KmsStaticKeyEntity];
+export const KMS_ENTITIES = [KmsKeyEntity, KmsResourceEntity, KmsAuthorizationEntity, KmsChannelEntity, KmsReplayLogEntity, KmsHandshakeEntity, KmsStaticKeyEntity];

@@ -17,6 +17,54 @@ export type MigrationClass = new () => MigrationInterface;
 export interface Tx {
   readonly manager: EntityManager;
   readonly driver: Driver;
+  /**
+   * Runs `effect` once this write has committed, never if it (or the savepoint that registered it)
+   * rolls back: for caches of what is in the database, which must never hold what did not commit.
+   * Effects run synchronously right after the COMMIT, in the order registered, and must not throw
+   * (one that does is reported as an uncaught exception: the write itself has committed). Only a
+   * write commits: in a read this throws.
+   */
+  afterCommit(effect: () => void): void;
+}
+
+/** The {@link Tx} of one read or write, with the effects its write runs once committed. */
+class UnitOfWork implements Tx {
+  private effects: (() => void)[] = [];
+
+  constructor(
+    readonly manager: EntityManager,
+    readonly driver: Driver,
+    private readonly writes: boolean,
+  ) {}
+
+  afterCommit(effect: () => void): void {
+    if (!this.writes) throw new Error('Tx.afterCommit called in a read: only a write commits');
+    this.effects.push(effect);
+  }
+
+  /** How many effects are registered, for {@link discardSince} when a savepoint rolls back. */
+  get mark(): number {
+    return this.effects.length;
+  }
+
+  discardSince(mark: number): void {
+    this.effects.length = mark;
+  }
+
+  /** Runs the effects once the transaction has committed. */
+  committed(): void {
+    const effects = this.effects;
+    this.effects = [];
+    for (const effect of effects) {
+      try {
+        effect();
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
 }
 
 export interface DatabaseOptions {
@@ -73,7 +121,7 @@ export class Database {
   // Marks the async context of a unit of work, so that a read nested in it reuses it (on SQLite
   // the connection is the same anyway) and a nested write, which would deadlock on SQLite or
   // escape the outer transaction, fails loudly instead.
-  private readonly unitOfWork = new AsyncLocalStorage<Tx>();
+  private readonly unitOfWork = new AsyncLocalStorage<UnitOfWork>();
 
   private constructor(
     readonly driver: Driver,
@@ -211,10 +259,10 @@ export class Database {
     const outer = this.unitOfWork.getStore();
     if (outer !== undefined && this.driver === 'sqlite') return work(outer);
     if (this.readSource) {
-      const tx: Tx = { manager: this.readSource.manager, driver: this.driver };
+      const tx = new UnitOfWork(this.readSource.manager, this.driver, false);
       return this.unitOfWork.run(tx, () => work(tx));
     }
-    const tx: Tx = { manager: this.dataSource.manager, driver: this.driver };
+    const tx = new UnitOfWork(this.dataSource.manager, this.driver, false);
     if (this.driver === 'postgres') return this.unitOfWork.run(tx, () => work(tx));
     return this.exclusive(() => this.unitOfWork.run(tx, () => work(tx)));
   }
@@ -226,10 +274,16 @@ export class Database {
     }
     if (this.walSync?.failed !== undefined) return Promise.reject(this.durabilityError(this.walSync.failed));
     if (this.driver === 'postgres') {
-      return this.dataSource.transaction('READ COMMITTED', (manager) => {
-        const tx: Tx = { manager, driver: this.driver };
-        return this.unitOfWork.run(tx, () => work(tx));
-      });
+      let unit: UnitOfWork | undefined;
+      return this.dataSource
+        .transaction('READ COMMITTED', (manager) => {
+          const tx = (unit = new UnitOfWork(manager, this.driver, true));
+          return this.unitOfWork.run(tx, () => work(tx));
+        })
+        .then((value) => {
+          unit!.committed();
+          return value;
+        });
     }
     return new Promise<T>((resolve, reject) => {
       this.pendingWrites.push({ work: work as (tx: Tx) => Promise<unknown>, resolve: resolve as (value: unknown) => void, reject });
@@ -304,8 +358,7 @@ export class Database {
     }
     const runner: QueryRunner = this.dataSource.createQueryRunner();
     const group = this.pendingWrites.splice(0, MAX_WRITES_PER_GROUP);
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-    const tx: Tx = { manager: runner.manager, driver: this.driver };
+    const outcomes: ({ ok: true; value: unknown; unit: UnitOfWork } | { ok: false; error: unknown })[] = [];
     const rollback = () => {
       try {
         sql.exec('ROLLBACK');
@@ -315,11 +368,13 @@ export class Database {
     };
     for (const unit of group) {
       const single = group.length === 1;
+      // A unit of work of its own for each: the effects of a unit rolled back to its savepoint never run.
+      const tx = new UnitOfWork(runner.manager, this.driver, true);
       try {
         if (!single) sql.exec('SAVEPOINT realm_unit');
         const value = await this.unitOfWork.run(tx, () => unit.work(tx));
         if (!single) sql.exec('RELEASE realm_unit');
-        outcomes.push({ ok: true, value });
+        outcomes.push({ ok: true, value, unit: tx });
       } catch (error) {
         if (single) {
           rollback();
@@ -345,6 +400,7 @@ export class Database {
       for (const unit of group) unit.reject(error);
       return undefined;
     }
+    for (const outcome of outcomes) if (outcome.ok) outcome.unit.committed();
     const settle = () =>
       group.forEach((unit, i) => {
         const outcome = outcomes[i]!;
@@ -391,10 +447,12 @@ export class Database {
     // SQLite: on the connection directly, as the group commit does (no TypeORM awaits inside the lock).
     const control = tx.driver === 'sqlite' ? (sql: string) => void sqliteConnectionOf(tx.manager).exec(sql) : (sql: string) => tx.manager.query(sql);
     await control(`SAVEPOINT ${name}`);
+    const mark = tx instanceof UnitOfWork ? tx.mark : 0;
     let value: T;
     try {
       value = await work();
     } catch (error) {
+      if (tx instanceof UnitOfWork) tx.discardSince(mark);
       await control(`ROLLBACK TO SAVEPOINT ${name}`);
       await control(`RELEASE SAVEPOINT ${name}`);
       throw error;
@@ -488,6 +546,12 @@ export function isUniqueViolation(error: unknown): boolean {
 function isBusy(error: unknown): boolean {
   const driverError = (error as { driverError?: { code?: unknown } })?.driverError ?? (error as { code?: unknown });
   return typeof driverError?.code === 'string' && driverError.code.startsWith('SQLITE_BUSY');
+}
+
+/** True when PostgreSQL failed a statement to break a cycle of transactions waiting for each other's locks (deadlock_detected). */
+export function isDeadlock(error: unknown): boolean {
+  const driverError = (error as { driverError?: { code?: unknown } })?.driverError ?? (error as { code?: unknown });
+  return driverError?.code === '40P01';
 }
 
 /** True when `error` is a foreign-key violation on either driver (the referenced row is gone). */

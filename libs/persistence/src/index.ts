@@ -1,4 +1,4 @@
-export { Database, isForeignKeyViolation, isUniqueViolation, type DatabaseOptions, type MigrationClass, type Tx } from './database.js';
+export { Database, isDeadlock, isForeignKeyViolation, isUniqueViolation, type DatabaseOptions, type MigrationClass, type Tx } from './database.js';
 export { PersistenceError, type PersistenceErrorCode } from './persistence.error.js';
 export { PersistenceModule } from './persistence.module.js';
 export {

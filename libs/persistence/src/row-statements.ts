@@ -97,13 +97,13 @@ export class RowStatements<Row extends object> {
     return raw.map((r) => driver.prepareHydratedValue(r[column.databaseName], column) as Row[K]);
   }
 
-  /** Rows whose `property` is one of `values` (chunked under the parameter limit). */
-  async selectIn<K extends keyof Row & string>(property: K, values: readonly Row[K][]): Promise<Row[]> {
+  /** Rows whose `property` is one of `values` (chunked under the parameter limit), `tail` after each WHERE. */
+  async selectIn<K extends keyof Row & string>(property: K, values: readonly Row[K][], tail = ''): Promise<Row[]> {
     const column = this.column(property);
     const rows: Row[] = [];
     for (let start = 0; start < values.length; start += MAX_PARAMETERS) {
       const chunk = values.slice(start, start + MAX_PARAMETERS);
-      rows.push(...(await this.select(`${quote(column.databaseName)} IN (${placeholders(chunk.length)})`, chunk.map((v) => this.persistent(column, v)))));
+      rows.push(...(await this.select(`${quote(column.databaseName)} IN (${placeholders(chunk.length)})`, chunk.map((v) => this.persistent(column, v)), tail)));
     }
     return rows;
   }

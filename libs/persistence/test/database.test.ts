@@ -159,6 +159,49 @@ for (const database of testDatabases()) {
       });
     });
 
+    it("runs a write's afterCommit effects once it has committed, and never those of a write or savepoint that rolled back", async () => {
+      await withMigratedDatabase(database, async (db) => {
+        const ran: string[] = [];
+        await db.write(async (tx) => {
+          await repo(tx).insert(sample('a'));
+          tx.afterCommit(() => ran.push('a'));
+          assert.deepEqual(ran, [], 'not before the commit');
+        });
+        assert.deepEqual(ran, ['a']);
+        await assert.rejects(
+          db.write(async (tx) => {
+            tx.afterCommit(() => ran.push('rolled back'));
+            throw new Error('this write fails');
+          }),
+          /this write fails/,
+        );
+        // Started in one tick: on SQLite one group commit, in which the failing unit is rolled back alone.
+        const group = await Promise.allSettled(
+          ['g1', 'g2', 'g3'].map((name) =>
+            db.write(async (tx) => {
+              tx.afterCommit(() => ran.push(name));
+              await repo(tx).insert(sample(name === 'g2' ? 'a' : name));
+            }),
+          ),
+        );
+        assert.deepEqual(group.map((g) => g.status), ['fulfilled', 'rejected', 'fulfilled']);
+        await db.write(async (tx) => {
+          await assert.rejects(
+            db.savepoint(tx, async () => {
+              tx.afterCommit(() => ran.push('savepoint rolled back'));
+              throw new Error('this part fails');
+            }),
+          );
+          tx.afterCommit(() => ran.push('after the savepoint'));
+        });
+        assert.deepEqual([...ran].sort(), ['a', 'after the savepoint', 'g1', 'g3']);
+        await assert.rejects(
+          db.read(async (tx) => tx.afterCommit(() => undefined)),
+          /only a write commits/,
+        );
+      });
+    });
+
     it('concurrent writes: a failing one is rolled back alone, each sees the ones before it, all resolve only once committed', async () => {
       const created = await database.create();
       const config = loadConfig({ env: created.env });

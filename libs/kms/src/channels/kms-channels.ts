@@ -1,13 +1,14 @@
 import { createHash, createSecretKey, type KeyObject, randomUUID } from 'node:crypto';
 import type { RealmConfig } from '@realm/config';
 import { deriveChannelKey, generateEphemeralP256, importP256PublicJwk } from '@realm/crypto';
-import { type Database, isForeignKeyViolation, isUniqueViolation, type Tx } from '@realm/persistence';
+import { type Database, isDeadlock, isForeignKeyViolation, isUniqueViolation, type Tx } from '@realm/persistence';
 import type { KeyVault } from '@realm/vault';
 import { KmsError } from '../kms.error.js';
 import type { KmsChannelRow } from '../kms.entities.js';
 import type { KmsUris } from '../protocol/kms-uris.js';
 import type { KmsChannelRepository } from '../repositories/channel.repository.js';
 import { newReplayKey } from './replay-key.js';
+import { SeenRequestIds } from './seen-request-ids.js';
 
 /** An open ECDHE channel: who negotiated it and the shared key (never leaves the process). */
 export interface OpenChannel {
@@ -24,6 +25,8 @@ export interface NegotiatedChannel {
 }
 
 const CACHE_LIMIT = 10_000;
+// How many times a transaction recording requests runs when it loses a race with another node.
+const RECORDING_ATTEMPTS = 5;
 // Longer than any credential a handshake can carry stays valid: access tokens live at most one
 // hour (identity.accessTokenLifetime), proofs of possession minutes; plus clock tolerance.
 const HANDSHAKE_RETENTION_MS = 2 * 3600 * 1000;
@@ -44,6 +47,7 @@ export class KmsChannels {
     private readonly uris: KmsUris,
     private readonly config: RealmConfig['kms'],
     private readonly clock: () => number = Date.now,
+    private readonly seenRequestIds = new SeenRequestIds(),
   ) {}
 
   /**
@@ -102,7 +106,7 @@ export class KmsChannels {
       this.remember(channel);
     }
     if (channel.row.expirationDate.getTime() <= this.clock()) {
-      this.cache.delete(uri);
+      this.forgetChannel(uri);
       return undefined;
     }
     return channel;
@@ -115,40 +119,83 @@ export class KmsChannels {
    */
   async recordRequests(entries: readonly { channelUri: string; requestId: string }[]): Promise<(KmsError | undefined)[]> {
     if (entries.length === 0) return [];
-    const record = () => this.db.write((tx) => this.recordRequestsIn(entries, tx));
-    try {
-      return await record();
-    } catch (error) {
-      if (!KmsChannels.isRecordingRace(error)) throw error;
-      return record();
+    return KmsChannels.retryingRaces(() => this.db.write((tx) => this.recordRequestsIn(entries, tx)));
+  }
+
+  /**
+   * Runs a transaction that records requests ({@link recordRequestsIn}) until it does not lose a
+   * race ({@link isRecordingRace}), at most {@link RECORDING_ATTEMPTS} times, a few milliseconds
+   * apart (jittered, so that two nodes that collided do not collide again).
+   */
+  static async retryingRaces<T>(transaction: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await transaction();
+      } catch (error) {
+        if (attempt >= RECORDING_ATTEMPTS || !KmsChannels.isRecordingRace(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, attempt * (1 + Math.random() * 4)));
+      }
     }
   }
 
   /**
-   * {@link recordRequests} in the caller's transaction. On PostgreSQL, another node recording one of
-   * the same pairs waits for us or we for it, and the later one sees a replay; another node deleting
-   * a channel between our read and our insert fails the statement on its foreign key and so the
-   * transaction ({@link isRecordingRace}); the caller runs its transaction once more and then
-   * sees the replay or the deleted channel.
+   * {@link recordRequests} in the caller's transaction. For each channel of the batch: its row is
+   * locked (PostgreSQL; SQLite's write transaction has the database's lock), the rows of its replay
+   * log that this node has not seen are read, the batch's requestIds are checked against both, and
+   * one log row with the new ones is appended. So a requestId is new on exactly one node, once.
+   * What this transaction read and wrote enters this node's memory only once it has committed.
    */
   async recordRequestsIn(entries: readonly { channelUri: string; requestId: string }[], tx: Tx): Promise<(KmsError | undefined)[]> {
     if (entries.length === 0) return [];
-    const outcome = await this.channels.recordRequests(entries, new Date(this.clock()), tx);
-    return outcome.map((o, i) => {
-      if (o === 'new') return undefined;
-      if (o === 'replay') return new KmsError('KMS_REPLAY', 'requestId was already used on this channel');
-      this.cache.delete(entries[i]!.channelUri);
-      return new KmsError('KMS_CHANNEL_INVALID', 'the ephemeral key was deleted: negotiate a new one');
+    const byChannel = new Map<string, number[]>();
+    entries.forEach((entry, i) => {
+      const indices = byChannel.get(entry.channelUri);
+      if (indices) indices.push(i);
+      else byChannel.set(entry.channelUri, [i]);
     });
+    const live = await this.channels.lockReplayKeys([...byChannel.keys()], tx);
+    const recordedAt = new Date(this.clock());
+    const outcome: (KmsError | undefined)[] = [];
+    for (const [uri, indices] of byChannel) {
+      const replayKey = live.get(uri);
+      if (replayKey === undefined) {
+        this.forgetChannel(uri);
+        for (const i of indices) outcome[i] = new KmsError('KMS_CHANNEL_INVALID', 'the ephemeral key was deleted: negotiate a new one');
+        continue;
+      }
+      const seen = this.seenRequestIds.of(uri, replayKey);
+      const unseenRows = await this.channels.replayLogSince(replayKey, seen.seq, tx);
+      const unseen = new Set(unseenRows.flatMap((row) => row.requestIds));
+      const fresh = new Set<string>();
+      for (const i of indices) {
+        const { requestId } = entries[i]!;
+        if (seen.requestIds.has(requestId) || unseen.has(requestId) || fresh.has(requestId)) {
+          outcome[i] = new KmsError('KMS_REPLAY', 'requestId was already used on this channel');
+        } else {
+          fresh.add(requestId);
+          outcome[i] = undefined;
+        }
+      }
+      const rows = fresh.size === 0 ? unseenRows : [...unseenRows, { channelKey: replayKey, seq: (unseenRows.at(-1)?.seq ?? seen.seq) + 1, requestIds: [...fresh], recordedAt }];
+      if (fresh.size > 0) await this.channels.appendReplayLog(rows.slice(-1), tx);
+      if (rows.length > 0) tx.afterCommit(() => this.seenRequestIds.committed(uri, replayKey, rows));
+    }
+    return outcome;
   }
 
   /**
-   * Whether a failed transaction lost a race in {@link recordRequestsIn} and should run once more:
-   * a channel deleted by another node after we read it. (A pair recorded by another node is not a
-   * failure: the insert skips it and reports a replay.)
+   * Whether a failed transaction lost a race in {@link recordRequestsIn} and should run again. None
+   * should happen; each is a safety net:
+   * - a deadlock (PostgreSQL, which fails one of the waits after its deadlock_timeout). The audit
+   *   log's group commit records several batches in one transaction, but it holds the chain's head
+   *   while it does, so two groups never wait for each other; a purge deleting expired channels
+   *   still could wait in a cycle with one.
+   * - a channel deleted by another node after we read it (its row is locked on PostgreSQL, and
+   *   SQLite's write lock is the database's);
+   * - two nodes appending the same row number to a channel's log (likewise).
    */
   static isRecordingRace(error: unknown): boolean {
-    return isForeignKeyViolation(error);
+    return isDeadlock(error) || isForeignKeyViolation(error) || isUniqueViolation(error);
   }
 
   /** delete /ecdhe/<id>: the client discards its channel; the KMS refuses it from now on (draft §5.1). */
@@ -159,10 +206,10 @@ export class KmsChannels {
       await this.channels.delete(uri, tx);
       await this.vault.deleteKey(uri, tx);
     });
-    this.cache.delete(uri);
+    this.forgetChannel(uri);
   }
 
-  /** Removes channels that expired, their replay rows and their sealed keys, and handshakes past retention; run periodically. */
+  /** Removes channels that expired, their replay logs and their sealed keys, and handshakes past retention; run periodically. */
   async purgeExpired(): Promise<number> {
     await this.channels.deleteExpiredHandshakes(new Date(this.clock()));
     const uris = await this.channels.expired(new Date(this.clock()), 1000);
@@ -170,8 +217,13 @@ export class KmsChannels {
       await this.channels.deleteMany(uris, tx);
       await this.vault.deleteKeys(uris, tx);
     });
-    for (const uri of uris) this.cache.delete(uri);
+    for (const uri of uris) this.forgetChannel(uri);
     return uris.length;
+  }
+
+  private forgetChannel(uri: string): void {
+    this.cache.delete(uri);
+    this.seenRequestIds.forget(uri);
   }
 
   private remember(channel: OpenChannel): void {

@@ -102,7 +102,7 @@ export class KmsPipeline {
     const stages = await this.prepare(messages);
     const prepared = stages.filter((s): s is Prepared => 'request' in s);
     if (prepared.length > 0 && prepared.every((p) => KmsDispatcher.isKeyRetrieval(p.request))) return this.processRetrievals(stages, prepared);
-    // 2. One transaction records every requestId of the batch in the shared replay cache.
+    // 2. One transaction records every requestId of the batch in its channel's replay log.
     const recorded = await this.channels
       .recordRequests(prepared.map((p) => ({ channelUri: p.channel.row.uri, requestId: p.request.requestId })))
       .catch((error: unknown) => prepared.map(() => asKmsError(error, 'KMS_INTERNAL')));
@@ -155,10 +155,7 @@ export class KmsPipeline {
       });
     let outcomes: Outcome[];
     try {
-      outcomes = await commit().catch((error: unknown) => {
-        if (KmsChannels.isRecordingRace(error)) return commit();
-        throw error;
-      });
+      outcomes = await KmsChannels.retryingRaces(commit);
     } catch {
       const unaudited = stages.map((stage) => ('request' in stage ? answered[indexOf.get(stage)!]! : stage));
       return allResponses(unaudited.map((o) => (o.audit ? (o.unaudited ?? o.response) : o.response)()));

@@ -1,8 +1,8 @@
 import { In, LessThan } from 'typeorm';
 import { Database, RowStatements, type Tx } from '@realm/persistence';
-import { KmsChannelEntity, type KmsChannelRow, KmsHandshakeEntity, type KmsHandshakeRow, KmsReplayEntity, type KmsReplayRow } from '../kms.entities.js';
+import { KmsChannelEntity, type KmsChannelRow, KmsHandshakeEntity, type KmsHandshakeRow, KmsReplayLogEntity, type KmsReplayLogRow } from '../kms.entities.js';
 
-/** ECDHE channels and the per-channel replay cache, shared by every node through the database. */
+/** ECDHE channels and their replay logs, shared by every node through the database. */
 export class KmsChannelRepository {
   constructor(private readonly db: Database) {}
 
@@ -14,41 +14,33 @@ export class KmsChannelRepository {
     return this.db.read((tx) => tx.manager.getRepository<KmsChannelRow>(KmsChannelEntity.name).findOneBy({ uri }));
   }
 
-  /** Deletes a channel and, by cascade, its replay rows. */
+  /** Deletes a channel and, by cascade, its replay log. */
   async delete(uri: string, tx: Tx): Promise<boolean> {
     const result = await tx.manager.getRepository<KmsChannelRow>(KmsChannelEntity.name).delete({ uri });
     return (result.affected ?? 0) === 1;
   }
 
   /**
-   * Records a batch of (channel, requestId) pairs in one statement set of the caller's transaction
-   * and says, for each, whether it is new, a replay (seen before, or earlier in the same batch), or
-   * on a channel that no longer exists. Two nodes recording the same pair at once: PostgreSQL makes
-   * the second wait for the first and then skip the pair, a replay. A channel deleted meanwhile
-   * fails the statement on its foreign key; the caller retries and then sees it gone.
+   * The replay keys of those of `uris` that are live channels. On PostgreSQL their rows are locked
+   * (in URI order) until the transaction ends: one node at a time reads and appends to a channel's
+   * replay log, and a channel cannot be deleted under it. On SQLite the write transaction holds the
+   * database's one write lock already.
    */
-  async recordRequests(entries: readonly { channelUri: string; requestId: string }[], seenAt: Date, tx: Tx): Promise<('new' | 'replay' | 'gone')[]> {
-    const channelUris = [...new Set(entries.map((e) => e.channelUri))];
-    // Hand-written (RowStatements): this runs once for every batch of KMS messages.
-    const replays = RowStatements.of<KmsReplayRow>(tx, KmsReplayEntity.name);
-    const live = new Map((await RowStatements.of<KmsChannelRow>(tx, KmsChannelEntity.name).selectIn('uri', channelUris)).map((c) => [c.uri, c.replayKey]));
-    // Each pair is inserted unless it is there already (ON CONFLICT DO NOTHING): a pair not inserted
-    // was seen before, on this node or another; a pair repeated within the batch is a replay of its
-    // first occurrence.
-    const first = new Set<string>();
-    const candidates: KmsReplayRow[] = [];
-    const keys = entries.map((e) => `${live.get(e.channelUri)} ${e.requestId}`);
-    const outcome = entries.map((e, i): 'new' | 'replay' | 'gone' => {
-      const channelKey = live.get(e.channelUri);
-      if (channelKey === undefined) return 'gone';
-      if (first.has(keys[i]!)) return 'replay';
-      first.add(keys[i]!);
-      candidates.push({ channelKey, requestId: e.requestId, seenAt });
-      return 'new';
-    });
-    const inserted = new Set((await replays.insertNew(candidates, ['channelKey', 'requestId'])).map((r) => `${r.channelKey} ${r.requestId}`));
-    // A first occurrence is new only if this statement inserted it.
-    return outcome.map((o, i) => (o === 'new' && !inserted.has(keys[i]!) ? 'replay' : o));
+  async lockReplayKeys(uris: readonly string[], tx: Tx): Promise<Map<string, number>> {
+    // Hand-written (RowStatements), as the rest of the replay path: it runs for every batch of KMS messages.
+    const lock = tx.driver === 'postgres' ? 'ORDER BY "uri" FOR UPDATE' : '';
+    const rows = await RowStatements.of<KmsChannelRow>(tx, KmsChannelEntity.name).selectIn('uri', [...uris].sort(), lock);
+    return new Map(rows.map((c) => [c.uri, c.replayKey]));
+  }
+
+  /** A channel's replay log rows after `afterSeq`, in order. */
+  replayLogSince(channelKey: number, afterSeq: number, tx: Tx): Promise<KmsReplayLogRow[]> {
+    const log = RowStatements.of<KmsReplayLogRow>(tx, KmsReplayLogEntity.name);
+    return log.select('"channel_key" = ? AND "seq" > ?', [log.value('channelKey', channelKey), log.value('seq', afterSeq)], 'ORDER BY "seq"');
+  }
+
+  async appendReplayLog(rows: readonly KmsReplayLogRow[], tx: Tx): Promise<void> {
+    await RowStatements.of<KmsReplayLogRow>(tx, KmsReplayLogEntity.name).insert(rows);
   }
 
   /** Records a handshake; a second one with the same digest fails on the primary key (a replay). */
@@ -69,7 +61,7 @@ export class KmsChannelRepository {
     return rows.map((r) => r.uri);
   }
 
-  /** Deletes channels (and, by cascade, their replay rows). */
+  /** Deletes channels (and, by cascade, their replay logs). */
   async deleteMany(uris: string[], tx: Tx): Promise<void> {
     if (uris.length > 0) await tx.manager.getRepository<KmsChannelRow>(KmsChannelEntity.name).delete({ uri: In(uris) });
   }
