@@ -7,6 +7,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -78,32 +79,18 @@ function applianceCpuSeconds(): number | undefined {
 }
 
 /**
- * The floor: the same codec's decrypt of one request and encrypt of its answer (dir + A256GCM, the
- * sizes of a retrieval), in one process, with nothing else. Measured here, in the load process,
- * while the appliance is idle just before and just after the saturated phase, so that the floor and
- * the rate it is compared with see the same machine: on a shared VM the speed of a core drifts by
- * tens of percent within minutes (measured here: 34k to 67k/s between runs). Seven rounds each
- * time; the floor is the median of the rounds before and after, so that one disturbed round, or a
- * drift during the phase, moves it little.
+ * The floor: the same codec's decrypt of one request and encrypt of its answer, in one process with
+ * nothing else (codec-floor.ts, a fresh process with the appliance workers' V8 flags, which the bench
+ * passes in REALM_BENCH_FLOOR_NODE_ARGS). Measured while the appliance is idle just before and just
+ * after the saturated phase, so that the floor and the rate it is compared with see the same
+ * machine: on a shared VM the speed of a core drifts by tens of percent within minutes. Seven
+ * rounds each time; the floor is the median of the rounds before and after, so that one disturbed
+ * round, or a drift during the phase, moves it little.
  */
 function codecFloorRounds(): number[] {
-  const key = randomBytes(32);
-  const uri = `kms://kms.realm.test/ecdhe/${randomUUID()}`;
-  const request = encryptDirA256Gcm(key, uri, Buffer.from(JSON.stringify({ client: { clientId: 'bench', credential: { bearer: tokens[0] } }, requestId: randomUUID(), method: 'retrieve', uri: `kms://kms.realm.test/keys/${randomUUID()}` })));
-  const answer = Buffer.from(JSON.stringify({ status: 200, requestId: randomUUID(), key: { uri: `kms://kms.realm.test/keys/${randomUUID()}`, jwk: { kty: 'oct', kid: 'k', k: randomBytes(32).toString('base64url') }, userId: `user:${randomUUID()}`, clientId: 'bench', createDate: new Date().toISOString(), expirationDate: new Date().toISOString(), bindDate: new Date().toISOString(), resourceUri: `kms://kms.realm.test/resources/${randomUUID()}` } }));
-  const once = () => encryptDirA256Gcm(key, uri, decryptDirA256Gcm(key, request).plaintext.length > 0 ? answer : answer);
-  for (let i = 0; i < 20_000; i++) once();
-  const rounds: number[] = [];
-  for (let round = 0; round < 7; round++) {
-    let n = 0;
-    const start = performance.now();
-    while (performance.now() - start < 400) {
-      for (let i = 0; i < 500; i++) once();
-      n += 500;
-    }
-    rounds.push(n / ((performance.now() - start) / 1000));
-  }
-  return rounds;
+  const nodeArgs = JSON.parse(process.env.REALM_BENCH_FLOOR_NODE_ARGS ?? '[]') as string[];
+  const script = fileURLToPath(new URL('./codec-floor.js', import.meta.url));
+  return JSON.parse(execFileSync(process.execPath, [...nodeArgs, script, String(tokens[0]!.length)], { encoding: 'utf8' })) as number[];
 }
 
 const median = (values: number[]) => {

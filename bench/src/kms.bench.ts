@@ -7,7 +7,7 @@
  * at Poisson arrivals over the channels, latency counted from when each batch fell due: a closed
  * loop of 100 channels has, by Little's law, latencies of 100 batches / rate, whatever the server
  * does), and key creations per second (create /keys with count 50), against the floor measured in the same run: the same codec's decrypt + encrypt of one request and
- * its answer, in one process, with nothing else.
+ * its answer, in one process with nothing else (codec-floor.ts, with the workers' V8 flags).
  *
  * Each phase starts after a warm-up ping on every channel (connections open, caches filled), so
  * that it measures the steady state rather than 100 TLS handshakes and 5,000 cold requests landing
@@ -22,6 +22,7 @@ import { availableParallelism } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { provisionBenchUsers } from './bench-users.js';
+import { workerExecArgv } from '@realm/realm';
 import { makeTempDir, repoRoot, runNode, startAppliance, testDatabases } from '@realm/testing';
 
 const CHANNELS = Number(process.env.REALM_TEST_BENCH_CHANNELS ?? 100);
@@ -87,7 +88,22 @@ async function run(database: ReturnType<typeof testDatabases>[number]) {
     const kmsCa = join(makeTempDir('realm-bench-ca-'), 'ca.pem');
     const caPem = await runNode(join(repoRoot, 'apps/realmctl/dist/src/main.js'), ['ca', 'certificate'], env);
     writeFileSync(kmsCa, caPem.stdout);
-    const load = await runNode(join(repoRoot, 'bench/dist/src/kms-load.js'), [app.url, join(env.REALM_DATA_DIR!, 'tls', 'dev-cert.pem'), kmsCa, tokensFile, String(CHANNELS), String(BATCH), String(SECONDS), String(TARGET.retrievalsPerSecond), String(app.child.pid)], { ...(process.env.REALM_TEST_BENCH_PHASES !== undefined && { REALM_TEST_BENCH_PHASES: process.env.REALM_TEST_BENCH_PHASES }), ...(process.env.REALM_TEST_BENCH_TRACE !== undefined && { REALM_TEST_BENCH_TRACE: '1' }) });
+    const load = await runNode(
+      join(repoRoot, 'bench/dist/src/kms-load.js'),
+      [app.url, join(env.REALM_DATA_DIR!, 'tls', 'dev-cert.pem'), kmsCa, tokensFile, String(CHANNELS), String(BATCH), String(SECONDS), String(TARGET.retrievalsPerSecond), String(app.child.pid)],
+      {
+        // The floor runs the codec with the V8 flags of the appliance's workers (without the
+        // profiling flags of REALM_TEST_BENCH_NODE_ARGS).
+        REALM_BENCH_FLOOR_NODE_ARGS: JSON.stringify(workerExecArgv([], undefined)),
+        ...(process.env.REALM_TEST_BENCH_PHASES !== undefined && { REALM_TEST_BENCH_PHASES: process.env.REALM_TEST_BENCH_PHASES }),
+        ...(process.env.REALM_TEST_BENCH_TRACE !== undefined && { REALM_TEST_BENCH_TRACE: '1' }),
+      },
+      // The load stands for a fleet of clients on other machines: it should take as little of the
+      // two cores it shares with the appliance as it can. Single-threaded GC: its heap (every answer
+      // of a phase, kept for checking) is collected without helper threads contending with the
+      // appliance's workers (measured: 8 µs of load CPU per retrieval instead of 9–10).
+      ['--single-threaded-gc'],
+    );
     if (load.code !== 0) {
       const problems = app.logs.filter((l) => l.level !== 'info' && l.level !== 'debug').slice(-20).map((l) => JSON.stringify(l));
       throw new Error(`load process failed: ${load.stderr}\nappliance warnings and errors:\n${problems.join('\n')}\n${app.stderr().slice(-4000)}`);

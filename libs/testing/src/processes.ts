@@ -30,9 +30,9 @@ export interface CommandResult {
 }
 
 /** Runs a node script to completion. */
-export function runNode(script: string, args: string[], env: Record<string, string>): Promise<CommandResult> {
+export function runNode(script: string, args: string[], env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs, script, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
