@@ -4,9 +4,9 @@
  * nothing else. Prints a JSON array: the operations per second of seven rounds of 400 ms.
  *
  * A fresh process, not the load process: the load holds every answer of its phase for checking
- * afterwards (hundreds of MB), and V8 collecting that heap between the floor's own allocations was
- * measured to move the floor between 56k and 95k/s from one run to the next. It runs with the V8
- * flags of the appliance's workers (the bench passes them), so that both run the codec alike.
+ * afterwards (hundreds of MB) and runs its own garbage collection between the floor's allocations.
+ * It runs with the V8 flags of the appliance's workers, and single-threaded GC (kms.bench.ts says
+ * why).
  *
  * argv: <length of a bearer token> (the requests carry one; only its length matters here)
  */

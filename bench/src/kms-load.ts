@@ -80,8 +80,8 @@ function applianceCpuSeconds(): number | undefined {
 
 /**
  * The floor: the same codec's decrypt of one request and encrypt of its answer, in one process with
- * nothing else (codec-floor.ts, a fresh process with the appliance workers' V8 flags, which the bench
- * passes in REALM_BENCH_FLOOR_NODE_ARGS). Measured while the appliance is idle just before and just
+ * nothing else (codec-floor.ts, a fresh process with the V8 flags the bench passes in
+ * REALM_BENCH_FLOOR_NODE_ARGS). Measured while the appliance is idle just before and just
  * after the saturated phase, so that the floor and the rate it is compared with see the same
  * machine: on a shared VM the speed of a core drifts by tens of percent within minutes. Seven
  * rounds each time; the floor is the median of the rounds before and after, so that one disturbed

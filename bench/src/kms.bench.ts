@@ -93,8 +93,11 @@ async function run(database: ReturnType<typeof testDatabases>[number]) {
       [app.url, join(env.REALM_DATA_DIR!, 'tls', 'dev-cert.pem'), kmsCa, tokensFile, String(CHANNELS), String(BATCH), String(SECONDS), String(TARGET.retrievalsPerSecond), String(app.child.pid)],
       {
         // The floor runs the codec with the V8 flags of the appliance's workers (without the
-        // profiling flags of REALM_TEST_BENCH_NODE_ARGS).
-        REALM_BENCH_FLOOR_NODE_ARGS: JSON.stringify(workerExecArgv([], undefined)),
+        // profiling flags of REALM_TEST_BENCH_NODE_ARGS), and single-threaded GC: on this VM a
+        // process alone on an idle machine measured either about 106k or about 59k/s from one run
+        // to the next with V8's parallel scavenger, and 106-109k/s every time without it (the
+        // appliance's workers, under load, measured the same CPU per retrieval in both kinds of run).
+        REALM_BENCH_FLOOR_NODE_ARGS: JSON.stringify([...workerExecArgv([], undefined), '--single-threaded-gc']),
         ...(process.env.REALM_TEST_BENCH_PHASES !== undefined && { REALM_TEST_BENCH_PHASES: process.env.REALM_TEST_BENCH_PHASES }),
         ...(process.env.REALM_TEST_BENCH_TRACE !== undefined && { REALM_TEST_BENCH_TRACE: '1' }),
       },
