@@ -1,4 +1,4 @@
-import { createHash, createSecretKey, type KeyObject, randomUUID } from 'node:crypto';
+import { createHash, createSecretKey, type KeyObject, randomInt, randomUUID } from 'node:crypto';
 import type { RealmConfig } from '@realm/config';
 import { deriveChannelKey, generateEphemeralP256, importP256PublicJwk } from '@realm/crypto';
 import { type Database, isDeadlock, isForeignKeyViolation, isUniqueViolation, type Tx } from '@realm/persistence';
@@ -133,7 +133,7 @@ export class KmsChannels {
         return await transaction();
       } catch (error) {
         if (attempt >= RECORDING_ATTEMPTS || !KmsChannels.isRecordingRace(error)) throw error;
-        await new Promise((resolve) => setTimeout(resolve, attempt * (1 + Math.random() * 4)));
+        await new Promise((resolve) => setTimeout(resolve, attempt * (1 + randomInt(5))));
       }
     }
   }
