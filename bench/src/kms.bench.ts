@@ -7,7 +7,8 @@
  * at Poisson arrivals over the channels, latency counted from when each batch fell due: a closed
  * loop of 100 channels has, by Little's law, latencies of 100 batches / rate, whatever the server
  * does), and key creations per second (create /keys with count 50), against the floor measured in the same run: the same codec's decrypt + encrypt of one request and
- * its answer, in one process with nothing else (codec-floor.ts, with the workers' V8 flags).
+ * its answer, in one process with nothing else (codec-floor.ts, with the workers' V8 flags and
+ * single-threaded GC).
  *
  * Each phase starts after a warm-up ping on every channel (connections open, caches filled), so
  * that it measures the steady state rather than 100 TLS handshakes and 5,000 cold requests landing

@@ -195,6 +195,13 @@ for (const database of testDatabases()) {
           const outcomes = attempts.slice(4 * i, 4 * i + 4).map(([o]) => o?.code ?? 'new');
           assert.deepEqual([...outcomes].sort(), ['KMS_REPLAY', 'KMS_REPLAY', 'new', 'new'], `${requestId}: new once on each channel`);
         }
+        // Concurrent transactions appending to one channel's log wait for each other on the channel's
+        // row (PostgreSQL) rather than collide on the row number: none fails, none needs a retry.
+        const appends = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => db.write((tx) => (i % 2 === 0 ? nodeA : nodeB).recordRequestsIn([{ channelUri: one, requestId: randomUUID() }], tx))));
+        assert.deepEqual(
+          appends.map((a) => (a.status === 'fulfilled' ? a.value[0]?.code ?? 'new' : String(a.reason))),
+          Array.from({ length: 8 }, () => 'new'),
+        );
         // And the cycle itself: node A's group records a batch on channel one, then one on channel two;
         // node B's, two then one, each pausing after its first until the other has taken its first
         // (or 300 ms). Were the groups to run at once, each would wait for the other's channel.

@@ -176,8 +176,9 @@ export class KmsChannels {
           outcome[i] = undefined;
         }
       }
-      const rows = fresh.size === 0 ? unseenRows : [...unseenRows, { channelKey: replayKey, seq: (unseenRows.at(-1)?.seq ?? seen.seq) + 1, requestIds: [...fresh], recordedAt }];
-      if (fresh.size > 0) await this.channels.appendReplayLog(rows.slice(-1), tx);
+      const appended = fresh.size > 0 ? { channelKey: replayKey, seq: (unseenRows.at(-1)?.seq ?? seen.seq) + 1, requestIds: [...fresh], recordedAt } : undefined;
+      if (appended) await this.channels.appendReplayLog([appended], tx);
+      const rows = appended ? [...unseenRows, appended] : unseenRows;
       if (rows.length > 0) tx.afterCommit(() => this.seenRequestIds.committed(uri, replayKey, rows));
     }
     return outcome;
