@@ -48,16 +48,14 @@ for (const database of testDatabases()) {
       const transport = new CoreKmsTransport({ url: core.url, ca: core.caPem, coreToken: () => coreToken });
       const failures: string[] = [];
       transport.onFailure((f) => failures.push(f.code));
-      let token: string | undefined;
+      // Issued now, not on the first request: realmctl writes to the database, which a frozen node may hold locked (test 2).
+      const token = await ctl(['token', 'issue', id, '--client-id', `${name}-e2e`]);
+      tokens.push(token);
       const client = new KmsClient({
         clientId: `${name}-e2e`,
         discovery: () => transport.discovery('kms.realm.test'),
         transport,
-        credential: async () => {
-          token ??= await ctl(['token', 'issue', id, '--client-id', `${name}-e2e`]);
-          tokens.push(token);
-          return { bearer: token };
-        },
+        credential: async () => ({ bearer: token }),
         trustedRoots: [env.APPLIANCE_CA!],
         expectedDomain: 'kms.realm.test',
         batching: { debounceMs: 5, maxBatch: 50 },
@@ -144,12 +142,13 @@ for (const database of testDatabases()) {
 
       // 3. Every appliance process freezes: the core notices by its heartbeat, fails the batch in
       //    flight with LINK_LOST and refuses new ones at once; thawed, the nodes reconnect.
+      //    Nothing here may wait for the database: a frozen node can hold its locks.
+      const dave = await user('dave');
       const pids = appliances.flatMap((a) => (database.name === 'sqlite' ? a.logs.filter((l) => l.msg === 'worker listening').map((l) => l.pid as number) : [a.child.pid!]));
       for (const pid of pids) process.kill(pid, 'SIGSTOP');
       try {
         const retrieval = carol.client.retrieveKey(key!.uri);
         await eventually('LINK_LOST for the batch in flight', async () => carol.failures.includes('LINK_LOST'));
-        const dave = await user('dave');
         await assert.rejects(dave.client.createKeys(1), (e: unknown) => e instanceof CoreRelayError && e.failure.status === 503 && e.failure.code === 'KMS_UNAVAILABLE');
         dave.transport.close();
         for (const pid of pids) process.kill(pid, 'SIGCONT');

@@ -323,10 +323,10 @@ for (const database of testDatabases()) {
       assert.ok(count((r) => r.action === 'kms.request' && r.outcome === 'denied' && /disabled/.test(r.reason ?? '')) >= 2, 'the refused KMS requests are audited');
 
       const auditText = bodies.join('\n');
-      const logText = `${JSON.stringify(realm.app.logs)}\n${realm.app.stderr()}`;
       for (const path of ['/oauth/auth', '/saml/acs', '/oauth/token', '/scim/v2/Users']) {
-        assert.ok(realm.app.logs.some((line) => line['msg'] === 'request completed' && line['path'] === path), `the log records requests to ${path} (so it is read below)`);
+        await realm.app.untilLogged(`of a request to ${path} (so the log is read below)`, (line) => line['msg'] === 'request completed' && line['path'] === path);
       }
+      const logText = `${JSON.stringify(realm.app.logs)}\n${realm.app.stderr()}`;
       const samlSecrets = issuedResponses.flatMap((issued) => [
         { what: 'SAMLResponse', value: issued.samlResponse.slice(0, 60) },
         ...[...issued.xml.matchAll(/<ds:SignatureValue>([^<]+)<\/ds:SignatureValue>/g)].map((m) => ({ what: 'SAML signature', value: m[1]!.slice(0, 40) })),

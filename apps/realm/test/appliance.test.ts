@@ -53,8 +53,7 @@ describe('appliance on its embedded defaults (SQLite, software vault, self-signe
       assert.match(metrics.body, /realm_vault_backend_calls\{operation="unwrap"\} \d+/);
       assert.match(metrics.body, /process_cpu_user_seconds_total/);
 
-      const requestLog = app.logs.find((l) => l.requestId === 'trace-abc.123');
-      assert.ok(requestLog, 'the request is logged as JSON with its request id');
+      await app.untilLogged('for the request with its request id', (l) => l.requestId === 'trace-abc.123');
       assert.equal(JSON.stringify(app.logs).includes('query-secret-42'), false, 'query strings never reach the log');
       assert.ok(app.logs.some((l) => String(l.msg).includes('development only')), 'the start log says the software vault is not for production');
     } finally {

@@ -86,6 +86,8 @@ export interface DatabaseConfig {
   /** SQLite: absolute file path (or `:memory:`). */
   readonly sqlitePath?: string;
   readonly poolSize: number;
+  /** PostgreSQL: idle_in_transaction_session_timeout of every session. */
+  readonly idleInTransactionTimeoutSeconds: number;
   readonly schema?: string;
 }
 
@@ -235,6 +237,7 @@ function resolveConfig(v: Map<string, unknown>, cwd: string, file: string | unde
       url,
       ...(sqlitePath !== undefined && { sqlitePath }),
       poolSize: get('database.poolSize'),
+      idleInTransactionTimeoutSeconds: get('database.idleInTransactionTimeout'),
       ...(schema !== undefined && { schema }),
     },
     vault: {

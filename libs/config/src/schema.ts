@@ -54,6 +54,12 @@ export const SETTINGS: readonly SettingSpec[] = [
     description: 'sqlite:<file> (relative to dataDir) or postgres://user:password@host:port/db',
   },
   { key: 'database.poolSize', kind: { type: 'int', min: 1, max: 200 }, default: '10', description: 'PostgreSQL connection pool size per process' },
+  {
+    key: 'database.idleInTransactionTimeout',
+    kind: { type: 'duration', minSeconds: 1, maxSeconds: 3600 },
+    default: '10s',
+    description: 'PostgreSQL: the server ends a session left idle inside a transaction this long (a paused VM, a frozen process), so its row locks stop holding up the other nodes',
+  },
   { key: 'database.schema', kind: { type: 'string', pattern: /^[a-z_][a-z0-9_]{0,62}$/, patternHint: 'a lower-case SQL identifier' }, description: 'PostgreSQL schema for the appliance tables (default: the connection search_path)' },
 
   { key: 'vault.backend', kind: { type: 'enum', choices: ['software', 'pkcs11'] }, default: 'software', description: 'where the master key lives: software (a key file, development only) or pkcs11 (an HSM)' },

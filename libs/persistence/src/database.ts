@@ -173,6 +173,11 @@ export class Database {
         ...(config.schema !== undefined && { schema: config.schema }),
         connectTimeoutMS: 5_000,
         applicationName: 'security-realm',
+        // A node paused or frozen inside a transaction would otherwise hold its row locks (the
+        // audit chain's head among them) until its TCP connection dies, stalling every other node's
+        // writes; the server ends such a session after this long and its transaction rolls back, so
+        // none of its writes was acknowledged. (SQLite's counterpart is the bounded busy timeout.)
+        extra: { idle_in_transaction_session_timeout: config.idleInTransactionTimeoutSeconds * 1000 },
       });
     }
     try {

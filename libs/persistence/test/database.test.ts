@@ -242,6 +242,46 @@ for (const database of testDatabases()) {
       }
     });
 
+    if (database.name === 'postgres') {
+      it('ends the session of a node stuck inside a transaction after database.idleInTransactionTimeout, releasing its row locks', async () => {
+        const created = await database.create();
+        const config = loadConfig({ env: { ...created.env, REALM_DATABASE_IDLE_IN_TRANSACTION_TIMEOUT: '1s' } });
+        const stuckNode = await Database.open(config.database, options);
+        const otherNode = await Database.open(config.database, options);
+        try {
+          await stuckNode.migrate();
+          await stuckNode.write((tx) => repo(tx).insert(sample('shared', 0)));
+          const [shown] = await otherNode.query<{ idle_in_transaction_session_timeout: string }[]>('SHOW idle_in_transaction_session_timeout');
+          assert.equal(shown?.idle_in_transaction_session_timeout, '1s');
+          let locked!: () => void;
+          const holding = new Promise<void>((resolve) => (locked = resolve));
+          // Locks the row, then stops between statements, as a paused VM or a SIGSTOPped process would.
+          const stuck = stuckNode.write(async (tx) => {
+            await repo(tx).update({ id: 'shared' }, { big: 1 });
+            locked();
+            await new Promise((resolve) => setTimeout(resolve, 3_000));
+            await repo(tx).insert(sample('after-the-stall'));
+          });
+          await holding;
+          // Without the timeout this would wait for the stuck node for as long as it stays stuck.
+          await otherNode.write((tx) => repo(tx).update({ id: 'shared' }, { big: 2 }));
+          await assert.rejects(stuck, 'the stuck write was never acknowledged');
+          const rows = await otherNode.read((tx) => repo(tx).find({ order: { id: 'ASC' } }));
+          assert.deepEqual(
+            rows.map((r) => [r.id, r.big]),
+            [['shared', 2]],
+            'the stuck transaction rolled back whole',
+          );
+          // The stuck node's pool replaced the ended connection: it writes again.
+          await stuckNode.write((tx) => repo(tx).insert(sample('recovered')));
+        } finally {
+          await otherNode.close();
+          await stuckNode.close();
+          await created.drop();
+        }
+      });
+    }
+
     if (database.name === 'sqlite') {
       it("waits for another connection's write lock without blocking the event loop, reads meanwhile, then commits", async () => {
         const created = await database.create();

@@ -52,6 +52,12 @@ export interface RunningAppliance {
   readonly child: ChildProcess;
   /** Every JSON log line written so far. */
   readonly logs: Record<string, unknown>[];
+  /**
+   * The first log line that `matches`, waiting for it: a line reaches the log a moment after the
+   * response it describes (pino-http writes it when the response closes), so read it this way.
+   * Rejects after `timeoutMs`, naming `what`.
+   */
+  untilLogged(what: string, matches: (entry: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   readonly stderr: () => string;
   /** GET over HTTPS, trusting only the appliance's development certificate. */
   get(path: string, headers?: Record<string, string>): Promise<HttpsResponse>;
@@ -73,6 +79,7 @@ export function startAppliance(env: Record<string, string>, caFile?: string, nod
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...nodeArgs, APPLIANCE_MAIN], { env: childEnv({ REALM_HTTP_PORT: '0', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
     const logs: Record<string, unknown>[] = [];
+    const logWaiters = new Set<(entry: Record<string, unknown>) => void>();
     let stderr = '';
     let started = false;
     const exited = new Promise<number | string | null>((done) => child.on('exit', (code, signal) => done(code ?? signal)));
@@ -85,6 +92,7 @@ export function startAppliance(env: Record<string, string>, caFile?: string, nod
         entry = { unparsable: line };
       }
       logs.push(entry);
+      for (const waiter of logWaiters) waiter(entry);
       if (!started && entry.msg === 'security realm listening') {
         started = true;
         const port = entry.port as number;
@@ -96,6 +104,22 @@ export function startAppliance(env: Record<string, string>, caFile?: string, nod
           child,
           logs,
           stderr: () => stderr,
+          untilLogged: (what, matches, timeoutMs = 10_000) =>
+            new Promise((found, fail) => {
+              const seen = logs.find(matches);
+              if (seen) return found(seen);
+              const timer = setTimeout(() => {
+                logWaiters.delete(waiter);
+                fail(new Error(`no log line ${what} within ${timeoutMs} ms`));
+              }, timeoutMs);
+              const waiter = (entry: Record<string, unknown>) => {
+                if (!matches(entry)) return;
+                clearTimeout(timer);
+                logWaiters.delete(waiter);
+                found(entry);
+              };
+              logWaiters.add(waiter);
+            }),
           get: (path, headers = {}) => httpsGet(`${url}${path}`, ca, headers),
           async stop() {
             child.kill('SIGTERM');
