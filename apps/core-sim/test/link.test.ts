@@ -275,7 +275,7 @@ describe('several nodes', () => {
 
 describe('heartbeats', () => {
   let sim: CoreSim;
-  before(async () => (sim = await startSim({ applianceCaPem: pki.applianceCa.certPem, limits: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 150 } })));
+  before(async () => (sim = await startSim({ applianceCaPem: pki.applianceCa.certPem, limits: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 1000 } })));
   after(() => sim.stop());
 
   it('drops a link that stops answering pings (4408) and keeps one that answers', async () => {
@@ -283,8 +283,9 @@ describe('heartbeats', () => {
     const dead = await connectLink(sim, { cert: pki.applianceClient, nodeId: 'node-dead', answerPings: false });
     const started = Date.now();
     assert.equal((await dead.closed).code, 4408);
-    assert.ok(Date.now() - started < 1500);
-    await new Promise((r) => setTimeout(r, 400));
+    assert.ok(Date.now() - started < 5000, 'dropped after about one heartbeat timeout');
+    // The live link, answering every ping, outlives the dead one by more than a timeout.
+    await new Promise((r) => setTimeout(r, 1500));
     assert.deepEqual((await control(sim, 'GET', '/links')).body.links.map((l: any) => l.nodeId), ['node-alive']);
     alive.close();
   });

@@ -94,7 +94,10 @@ describe('core-sim process', () => {
         }
       }
     })();
-    await new Promise((r) => setTimeout(r, 300));
+    // Killed mid-stream, once a few writes are through (however slow the machine is).
+    const deadline = Date.now() + 20_000;
+    while (acknowledged.length <= 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
     first.child.kill('SIGKILL');
     await first.exited;
     killed = true;

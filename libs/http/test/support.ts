@@ -52,7 +52,7 @@ export function captureLogger(config: RealmConfig): { logger: Logger; records: (
 }
 
 /** Polls until `find` returns a value (log lines are written when the response finishes). */
-export async function eventually<T>(find: () => T | undefined, timeoutMs = 2_000): Promise<T> {
+export async function eventually<T>(find: () => T | undefined, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = find();
