@@ -64,25 +64,6 @@ export class RowStatements<Row extends object> {
     for (const chunk of this.chunks(rows)) await this.query(this.insertText(chunk.length), this.insertParameters(chunk));
   }
 
-  /**
-   * Inserts the rows whose `key` columns (a unique key of the table) match no existing row, and
-   * returns the keys of those it inserted: `INSERT ... ON CONFLICT (key) DO NOTHING RETURNING key`
-   * (SQLite ≥ 3.35 and PostgreSQL). A row conflicting with an earlier row of the same call is
-   * skipped too. On PostgreSQL a conflicting row another transaction is inserting is waited for,
-   * then skipped, so no unique violation escapes.
-   */
-  async insertNew<K extends keyof Row & string>(rows: readonly Row[], key: readonly K[]): Promise<Pick<Row, K>[]> {
-    const keyColumns = key.map((property) => this.column(property));
-    const keyList = keyColumns.map((c) => quote(c.databaseName)).join(', ');
-    const inserted: Pick<Row, K>[] = [];
-    const driver = this.manager.connection.driver;
-    for (const chunk of this.chunks(rows)) {
-      const raw = (await this.query(`${this.insertText(chunk.length)} ON CONFLICT (${keyList}) DO NOTHING RETURNING ${keyList}`, this.insertParameters(chunk))) as Record<string, unknown>[];
-      for (const r of raw) inserted.push(Object.fromEntries(keyColumns.map((c) => [c.propertyName, driver.prepareHydratedValue(r[c.databaseName], c)])) as Pick<Row, K>);
-    }
-    return inserted;
-  }
-
   /** `SELECT <every column> FROM <table> WHERE <where> <tail>`, hydrated. */
   async select(where: string, parameters: readonly unknown[], tail = ''): Promise<Row[]> {
     const raw = (await this.query(this.numbered(`SELECT ${this.shape.selectList} FROM ${this.shape.table} WHERE ${where} ${tail}`), parameters)) as Record<string, unknown>[];
