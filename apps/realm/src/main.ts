@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import cluster from 'node:cluster';
 import { type RealmConfig, loadConfig } from '@realm/config';
 import { describeError } from '@realm/errors';
-import { createHttpsApp, createLogger, loadTlsMaterial, type Logger } from '@realm/http';
+import { createHttpsApp, createLogger, loadTlsMaterial, type Logger, serveJsonPostDirectly } from '@realm/http';
+import { kmsMessagesRoute } from '@realm/kms';
 import { AppModule } from './app.module.js';
 import { openRealmRuntime, type RealmRuntime } from './realm-runtime.js';
 import { superviseWorkers } from './supervisor.js';
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
     runtime = await openRealmRuntime(config, log, { component: 'appliance', initialize: config.env === 'development' && !worker });
     const tls = await loadTlsMaterial(config, log);
     const app = await createHttpsApp(AppModule.forRoot(runtime), config, log, tls);
+    serveJsonPostDirectly(app, kmsMessagesRoute(runtime.kms.service));
     await app.listen(config.http.port, config.http.host);
     // The outbound link to the core (coreLink.url): relayed batches arrive only once we can serve them.
     const coreLink = runtime.coreLink;

@@ -4,6 +4,7 @@ export { KmsOperations, type AuthorizationRepresentation, type KeyRepresentation
 export { KmsStaticKey, type StaticPublicJwk } from './identity/kms-static-key.js';
 export { KMS_ENTITIES } from './kms.entities.js';
 export { KmsError, kmsStatusOf, type KmsErrorCode } from './kms.error.js';
+export { kmsMessagesRoute } from './kms.controller.js';
 export { KmsModule } from './kms.module.js';
 export { createKmsRuntime, type KmsRuntime, type KmsRuntimeOptions } from './kms-runtime.js';
 export { KmsService } from './kms.service.js';

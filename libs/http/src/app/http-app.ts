@@ -72,27 +72,44 @@ export function configureHttpApp<Server extends HttpServer | HttpsServer>(app: N
   app.set('etag', false);
   app.set('trust proxy', config.http.trustProxy ? 1 : false);
 
-  app.use(requestLogging(logger));
-  app.use(httpMetrics(metrics));
-  app.use(securityHeaders);
-  app.use(noStore);
+  const middleware = [requestLogging(logger), httpMetrics(metrics), securityHeaders, noStore];
+  for (const m of middleware) app.use(m);
   app.useBodyParser('json', { limit: config.http.bodyLimitBytes });
   app.useBodyParser('urlencoded', { limit: config.http.bodyLimitBytes, extended: false });
 
-  app.useGlobalPipes(
-    new ValidationPipe({
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      forbidUnknownValues: true,
-      transform: true,
-      // Types are converted by explicit @Type() only: implicit conversion turns "false" into true.
-      transformOptions: { enableImplicitConversion: false },
-      // Keep submitted values out of ValidationError objects, should anything ever log them.
-      validationError: { target: false, value: false },
-      maxErrorMessagesLength: 8_192,
-    }),
-  );
-  app.useGlobalFilters(new HttpErrorFilter(errorStatus, logger));
+  const validation = new ValidationPipe({
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    forbidUnknownValues: true,
+    transform: true,
+    // Types are converted by explicit @Type() only: implicit conversion turns "false" into true.
+    transformOptions: { enableImplicitConversion: false },
+    // Keep submitted values out of ValidationError objects, should anything ever log them.
+    validationError: { target: false, value: false },
+    maxErrorMessagesLength: 8_192,
+  });
+  const errors = new HttpErrorFilter(errorStatus, logger);
+  app.useGlobalPipes(validation);
+  app.useGlobalFilters(errors);
+  platforms.set(app, { middleware, validation, errors, bodyLimitBytes: config.http.bodyLimitBytes });
+}
+
+/** What {@link configureHttpApp} applied to an app, for routes served ahead of Express (direct-route.ts). */
+export interface HttpPlatform {
+  /** Request logging, metrics, security headers and no-store, in the order every request passes them. */
+  readonly middleware: readonly HttpMiddleware[];
+  readonly validation: ValidationPipe;
+  readonly errors: HttpErrorFilter;
+  readonly bodyLimitBytes: number;
+}
+
+const platforms = new WeakMap<object, HttpPlatform>();
+
+/** The platform configured on `app`; throws if {@link configureHttpApp} has not run on it. */
+export function httpPlatformOf(app: object): HttpPlatform {
+  const platform = platforms.get(app);
+  if (!platform) throw new Error('the app has no HTTP platform: create it with createHttpsApp or configureHttpApp first');
+  return platform;
 }
 
 /**

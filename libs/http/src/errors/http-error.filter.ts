@@ -58,8 +58,11 @@ export class HttpErrorFilter implements ExceptionFilter {
       this.logger.error({ err: exception, context: host.getType() }, 'HttpErrorFilter received an exception outside an HTTP request');
       return;
     }
-    const req = host.switchToHttp().getRequest<IncomingMessage>();
-    const res = host.switchToHttp().getResponse<ServerResponse>();
+    this.respond(exception, host.switchToHttp().getRequest<IncomingMessage>(), host.switchToHttp().getResponse<ServerResponse>());
+  }
+
+  /** Answers `exception` on `res` (for routes served outside Nest's router, as {@link catch} does for Nest's). */
+  respond(exception: unknown, req: IncomingMessage, res: ServerResponse): void {
     const requestId = requestIdOf(req) ?? randomUUID();
     const answer = this.answerFor(exception, req, requestId);
 
