@@ -26,6 +26,10 @@ class RuntimeLifecycle implements OnApplicationShutdown {
         calls.set({ operation: 'unwrap' }, vault.counters.backendUnwraps);
       },
     });
+    const opens = metrics.gauge('realm_vault_content_key_opens', 'Content keys opened with their KEK since start (not those served opened from memory)', []);
+    Object.assign(opens, { collect: () => opens.set(vault.counters.contentKeyOpens) });
+    const opened = metrics.gauge('realm_vault_opened_content_keys', 'Content keys kept opened in memory now (vault.contentKeyCacheSize, vault.contentKeyCacheIdle)', []);
+    Object.assign(opened, { collect: () => opened.set(vault.openedKeyCount) });
     runtime.coreLink?.observe(coreLinkMetrics(metrics));
   }
 

@@ -51,6 +51,8 @@ describe('appliance on its embedded defaults (SQLite, software vault, self-signe
       assert.equal(metrics.status, 200);
       assert.match(metrics.body, /realm_http_requests_total\{method="GET",route="\/health\/ready",status="200"\} 1/);
       assert.match(metrics.body, /realm_vault_backend_calls\{operation="unwrap"\} \d+/);
+      assert.match(metrics.body, /^realm_vault_content_key_opens \d+$/m);
+      assert.match(metrics.body, /^realm_vault_opened_content_keys \d+$/m);
       assert.match(metrics.body, /process_cpu_user_seconds_total/);
 
       await app.untilLogged('for the request with its request id', (l) => l.requestId === 'trace-abc.123');

@@ -96,6 +96,10 @@ export interface VaultConfig {
   readonly masterKeyLabel: string;
   readonly kekEpochSeconds: number;
   readonly kekCacheSize: number;
+  /** Opened content keys of bound KMS keys kept in memory (0: none). */
+  readonly contentKeyCacheSize: number;
+  /** How long an opened content key stays in memory without being used. */
+  readonly contentKeyCacheIdleSeconds: number;
   readonly pkcs11?: Pkcs11Config;
 }
 
@@ -245,6 +249,8 @@ function resolveConfig(v: Map<string, unknown>, cwd: string, file: string | unde
       masterKeyLabel: get('vault.masterKeyLabel'),
       kekEpochSeconds: get('vault.kekEpoch'),
       kekCacheSize: get('vault.kekCacheSize'),
+      contentKeyCacheSize: get('vault.contentKeyCacheSize'),
+      contentKeyCacheIdleSeconds: get('vault.contentKeyCacheIdle'),
       ...(pkcs11 !== undefined && { pkcs11 }),
     },
     audit: { checkpointEvery: get('audit.checkpointEvery'), checkpointIntervalSeconds: get('audit.checkpointInterval') },

@@ -66,6 +66,18 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'vault.masterKeyLabel', kind: { type: 'string', pattern: LABEL, patternHint: '1 to 32 printable ASCII characters' }, default: 'realm-master', description: 'CKA_LABEL of the master key in the token (generations share the label and differ by CKA_ID)' },
   { key: 'vault.kekEpoch', kind: { type: 'duration', minSeconds: 60, maxSeconds: 366 * 86400 }, default: '30d', description: 'how long one KEK encrypts new content keys before a new one is created' },
   { key: 'vault.kekCacheSize', kind: { type: 'int', min: 1, max: 100000 }, default: '1024', description: 'unwrapped KEKs kept in memory' },
+  {
+    key: 'vault.contentKeyCacheSize',
+    kind: { type: 'int', min: 0, max: 1_000_000 },
+    default: '10000',
+    description: 'content keys of bound KMS keys kept opened in memory after a retrieval, so the next one does not open the key with its KEK again (0: none; every retrieval opens its key)',
+  },
+  {
+    key: 'vault.contentKeyCacheIdle',
+    kind: { type: 'duration', minSeconds: 1, maxSeconds: 3600 },
+    default: '5m',
+    description: 'an opened content key not retrieved for this long is wiped from memory',
+  },
   { key: 'vault.pkcs11.module', kind: { type: 'path' }, description: 'path of the PKCS#11 module (.so) of the HSM' },
   { key: 'vault.pkcs11.tokenLabel', kind: { type: 'string', pattern: LABEL, patternHint: '1 to 32 printable ASCII characters' }, description: 'label of the token that holds the master key' },
   { key: 'vault.pkcs11.pin', kind: { type: 'secret' }, description: 'user PIN of the token (prefer vault.pkcs11.pinFile)' },

@@ -18,6 +18,13 @@ const CHECK_PLAINTEXT = Buffer.alloc(32);
 // Sealed rows of permanent keys kept per process (~200 bytes each).
 const PERMANENT_ROW_CACHE_LIMIT = 100_000;
 
+/** A content key kept opened in memory (KeyVault.openedKeys), and when it was last used. */
+interface OpenedKey {
+  /** In memory of its own (not a slice of Node's shared buffer pool), so wiping it wipes only it. */
+  readonly key: Buffer;
+  usedAt: number;
+}
+
 /** A key sealed under a KEK for its URI, ready to be stored. */
 export type SealedKey = SealedKeyRow;
 
@@ -53,6 +60,8 @@ export interface VaultOptions {
 export interface VaultCounters {
   backendWraps: number;
   backendUnwraps: number;
+  /** Content keys opened with their KEK (a key served from the opened-key cache is not counted). */
+  contentKeyOpens: number;
 }
 
 /**
@@ -69,7 +78,7 @@ export interface VaultCounters {
  * re-wrapped, so content-key operations run at node:crypto speed.
  */
 export class KeyVault {
-  readonly counters: VaultCounters = { backendWraps: 0, backendUnwraps: 0 };
+  readonly counters: VaultCounters = { backendWraps: 0, backendUnwraps: 0, contentKeyOpens: 0 };
   /** RSA key pairs whose private halves stay in the vault (the KMS static identity). */
   readonly rsaKeys: RsaKeyStore;
   private readonly masterKeys: MasterKeyRepository;
@@ -77,6 +86,16 @@ export class KeyVault {
   private readonly sealedKeys: SealedKeyRepository;
   private readonly kekCache = new Map<string, KeyObject>();
   private readonly permanentRows = new Map<string, SealedKeyRow>();
+  /**
+   * Content keys of permanent keys, opened, least recently used first (vault.contentKeyCacheSize,
+   * vault.contentKeyCacheIdle), as Cosmian KMS keeps its unwrapped objects: retrieving a key again
+   * soon does not open it with its KEK again. The KEKs that open every stored key are held in
+   * memory anyway; this keeps the few keys in use, bounded, and wipes (zeroes) each one when it is
+   * evicted, idles out or the vault closes. Only permanent keys: one that can be deleted must not
+   * outlive its row.
+   */
+  private readonly openedKeys = new Map<string, OpenedKey>();
+  private readonly openedKeysSweep: NodeJS.Timeout | undefined;
   private current: { epoch: number; id: string; key: KeyObject } | undefined;
   private creatingKek: Promise<{ epoch: number; id: string; key: KeyObject }> | undefined;
   private readonly clock: () => number;
@@ -92,6 +111,10 @@ export class KeyVault {
     this.sealedKeys = new SealedKeyRepository(db);
     this.clock = options.clock ?? Date.now;
     this.rsaKeys = new RsaKeyStore(this, backend, db);
+    if (config.contentKeyCacheSize > 0) {
+      this.openedKeysSweep = setInterval(() => this.wipeIdleKeys(), Math.min(config.contentKeyCacheIdleSeconds, 60) * 1000);
+      this.openedKeysSweep.unref();
+    }
   }
 
   /** The database the vault stores its keys in (for stores that write alongside it). */
@@ -208,20 +231,72 @@ export class KeyVault {
 
   /**
    * {@link getKeys} for keys that, once stored, are never deleted or replaced (keys bound to a KMS
-   * resource): their sealed rows are kept in a bounded cache, so reading such a key again costs its
-   * unwrap only, not a query. The cache holds ciphertext, useless without the KEK, never key
-   * material. Not for keys that can be deleted (channel keys, unbound keys): a cached row would
-   * outlive its deletion.
+   * resource): their sealed rows are kept in a bounded cache (ciphertext, useless without the KEK),
+   * so reading such a key again costs no query, and a key read again within
+   * vault.contentKeyCacheIdle is not even opened again ({@link openedKeys}). Not for keys that can
+   * be deleted (channel keys, unbound keys): a cached row or key would outlive its deletion.
    */
   async getPermanentKeys(uris: readonly string[]): Promise<Map<string, Buffer>> {
-    const missing = uris.filter((uri) => !this.permanentRows.has(uri));
+    const found = new Map<string, Buffer>();
+    const now = this.clock();
+    const idleMs = this.config.contentKeyCacheIdleSeconds * 1000;
+    const closed = uris.filter((uri) => {
+      const opened = this.openedKeys.get(uri);
+      if (opened === undefined || now - opened.usedAt >= idleMs) return true;
+      // Most recently used last, so that eviction and the idle sweep take the oldest first.
+      this.openedKeys.delete(uri);
+      this.openedKeys.set(uri, opened);
+      opened.usedAt = now;
+      // A copy: what the caller does with its key cannot change the one kept.
+      found.set(uri, Buffer.from(opened.key));
+      return false;
+    });
+    if (closed.length === 0) return found;
+    const missing = closed.filter((uri) => !this.permanentRows.has(uri));
     if (missing.length > 0) {
       for (const row of await this.sealedKeys.findMany(missing)) {
         if (this.permanentRows.size >= PERMANENT_ROW_CACHE_LIMIT) this.permanentRows.delete(this.permanentRows.keys().next().value!);
         this.permanentRows.set(row.uri, row);
       }
     }
-    return this.openAll(uris.flatMap((uri) => this.permanentRows.get(uri) ?? []));
+    for (const [uri, key] of await this.openAll(closed.flatMap((uri) => this.permanentRows.get(uri) ?? []))) {
+      this.keepOpened(uri, key, now);
+      found.set(uri, key);
+    }
+    return found;
+  }
+
+  private keepOpened(uri: string, key: Buffer, now: number): void {
+    if (this.config.contentKeyCacheSize === 0) return;
+    const kept = Buffer.allocUnsafeSlow(key.length);
+    key.copy(kept);
+    this.wipeOpened(uri);
+    this.openedKeys.set(uri, { key: kept, usedAt: now });
+    while (this.openedKeys.size > this.config.contentKeyCacheSize) this.wipeOpened(this.openedKeys.keys().next().value!);
+  }
+
+  private wipeOpened(uri: string): void {
+    const opened = this.openedKeys.get(uri);
+    if (opened === undefined) return;
+    opened.key.fill(0);
+    this.openedKeys.delete(uri);
+  }
+
+  /**
+   * Wipes the opened keys idle for vault.contentKeyCacheIdle or longer (the oldest come first).
+   * Runs every contentKeyCacheIdle, at most every minute.
+   */
+  wipeIdleKeys(): void {
+    const idleSince = this.clock() - this.config.contentKeyCacheIdleSeconds * 1000;
+    for (const [uri, opened] of this.openedKeys) {
+      if (opened.usedAt > idleSince) break;
+      this.wipeOpened(uri);
+    }
+  }
+
+  /** How many content keys are kept opened in memory (metrics and tests). */
+  get openedKeyCount(): number {
+    return this.openedKeys.size;
   }
 
   deleteKey(uri: string, tx?: Tx): Promise<boolean> {
@@ -235,7 +310,9 @@ export class KeyVault {
 
   /** Opens a sealed key; the URI must be the one it was sealed for. */
   async open(uri: string, sealed: { kekId: string; sealed: Buffer }): Promise<Buffer> {
-    return openWith(await this.kekById(sealed.kekId), uri, sealed.sealed);
+    const kek = await this.kekById(sealed.kekId);
+    this.counters.contentKeyOpens += 1;
+    return openWith(kek, uri, sealed.sealed);
   }
 
   /**
@@ -245,6 +322,7 @@ export class KeyVault {
   private async openAll(rows: readonly SealedKeyRow[]): Promise<Map<string, Buffer>> {
     const keks = new Map<string, KeyObject>();
     for (const row of rows) if (!keks.has(row.kekId)) keks.set(row.kekId, await this.kekById(row.kekId));
+    this.counters.contentKeyOpens += rows.length;
     return new Map(rows.map((row) => [row.uri, openWith(keks.get(row.kekId)!, row.uri, row.sealed)]));
   }
 
@@ -333,6 +411,8 @@ export class KeyVault {
   }
 
   close(): void {
+    clearInterval(this.openedKeysSweep);
+    for (const uri of [...this.openedKeys.keys()]) this.wipeOpened(uri);
     this.kekCache.clear();
     this.current = undefined;
     this.backend.close();
