@@ -148,6 +148,8 @@ describe('serveJsonPostDirectly', () => {
     'a body over the limit': { headers: json, body: JSON.stringify({ name: 'x'.repeat(BODY_LIMIT * 4) }) },
     'a chunked body over the limit': { headers: json, body: ['{"name":"', 'x'.repeat(BODY_LIMIT), 'x'.repeat(BODY_LIMIT), '"}'] },
     'another content type': { headers: { 'Content-Type': 'text/plain' }, body: JSON.stringify({ name: 'lamp' }) },
+    'a form-encoded body': { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'name=lamp' },
+    'a form-encoded body with an unknown field': { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'name=lamp&isAdmin=1' },
     'an unsupported charset': { headers: { 'Content-Type': 'application/json; charset=latin1' }, body: JSON.stringify({ name: 'lamp' }) },
     'an unsupported encoding': { headers: { ...json, 'Content-Encoding': 'compress' }, body: JSON.stringify({ name: 'lamp' }) },
     'a handler refusing with a RealmError': { headers: json, body: JSON.stringify({ name: 'taken' }) },

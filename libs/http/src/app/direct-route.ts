@@ -18,7 +18,7 @@ export interface DirectJsonRoute<Dto extends object> {
 
 /**
  * Serves `POST route.path` on the app's HTTP server before Express sees the request: the same
- * request logging, metrics, security headers, no-store, JSON body parser (body-parser with
+ * request logging, metrics, security headers, no-store, body parsers (body-parser with
  * http.bodyLimitBytes), ValidationPipe and error answers as every Nest route of the app, called
  * directly instead of through Express's router and Nest's route pipeline.
  *
@@ -32,9 +32,9 @@ export interface DirectJsonRoute<Dto extends object> {
  */
 export function serveJsonPostDirectly<Dto extends object>(app: NestExpressApplication, route: DirectJsonRoute<Dto>): void {
   const platform = httpPlatformOf(app);
-  // The same parser as the app's (configureHttpApp), so limits, charsets, encodings and their errors are the same.
-  const parseJson = bodyParser.json({ limit: platform.bodyLimitBytes }) as HttpMiddleware;
-  const steps: readonly HttpMiddleware[] = [...platform.middleware, parseJson];
+  // The same parsers as the app's (configureHttpApp), so limits, charsets, encodings and their errors are the same.
+  const parsers = [bodyParser.json(platform.bodyParsers.json), bodyParser.urlencoded(platform.bodyParsers.urlencoded)] as HttpMiddleware[];
+  const steps: readonly HttpMiddleware[] = [...platform.middleware, ...parsers];
   // Errors of the body parser become the HttpExceptions Nest makes of them for its own routes.
   const adapter = app.get(HttpAdapterHost).httpAdapter;
   const fail = (error: unknown, req: IncomingMessage, res: ServerResponse) => platform.errors.respond(adapter.mapException(error), req, res);

@@ -74,8 +74,9 @@ export function configureHttpApp<Server extends HttpServer | HttpsServer>(app: N
 
   const middleware = [requestLogging(logger), httpMetrics(metrics), securityHeaders, noStore];
   for (const m of middleware) app.use(m);
-  app.useBodyParser('json', { limit: config.http.bodyLimitBytes });
-  app.useBodyParser('urlencoded', { limit: config.http.bodyLimitBytes, extended: false });
+  const bodyParsers = { json: { limit: config.http.bodyLimitBytes }, urlencoded: { limit: config.http.bodyLimitBytes, extended: false } };
+  app.useBodyParser('json', bodyParsers.json);
+  app.useBodyParser('urlencoded', bodyParsers.urlencoded);
 
   const validation = new ValidationPipe({
     whitelist: true,
@@ -91,16 +92,17 @@ export function configureHttpApp<Server extends HttpServer | HttpsServer>(app: N
   const errors = new HttpErrorFilter(errorStatus, logger);
   app.useGlobalPipes(validation);
   app.useGlobalFilters(errors);
-  platforms.set(app, { middleware, validation, errors, bodyLimitBytes: config.http.bodyLimitBytes });
+  platforms.set(app, { middleware, bodyParsers, validation, errors });
 }
 
 /** What {@link configureHttpApp} applied to an app, for routes served ahead of Express (direct-route.ts). */
 export interface HttpPlatform {
   /** Request logging, metrics, security headers and no-store, in the order every request passes them. */
   readonly middleware: readonly HttpMiddleware[];
+  /** The options of the app's body parsers (body-parser's `json` and `urlencoded`, as Express has them). */
+  readonly bodyParsers: { readonly json: { readonly limit: number }; readonly urlencoded: { readonly limit: number; readonly extended: boolean } };
   readonly validation: ValidationPipe;
   readonly errors: HttpErrorFilter;
-  readonly bodyLimitBytes: number;
 }
 
 const platforms = new WeakMap<object, HttpPlatform>();
