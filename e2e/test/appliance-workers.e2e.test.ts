@@ -51,10 +51,10 @@ describe('appliance with http.workers = 2', () => {
     }
   });
 
-  /** GET /health/live on a new connection; false when it fails or takes more than 2 s. */
-  const live = () =>
+  /** GET /health/live on a new connection, as request `requestId`; false when it fails or takes more than 2 s. */
+  const live = (requestId?: string) =>
     new Promise<boolean>((resolve) => {
-      const req = request(`${realm.app.url}/health/live`, { ca: realm.tlsCa, agent: false, timeout: 2000 }, (res) => {
+      const req = request(`${realm.app.url}/health/live`, { ca: realm.tlsCa, agent: false, timeout: 2000, ...(requestId && { headers: { 'X-Request-Id': requestId } }) }, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode === 200));
       });
@@ -67,18 +67,25 @@ describe('appliance with http.workers = 2', () => {
     const [victim, survivor] = [...workerPids()];
     process.kill(victim!, 'SIGKILL');
     const deadline = Date.now() + 30_000;
-    let served = 0;
+    // A probe every 100 ms, without waiting for the last: a connection the supervisor had already
+    // handed to the killed worker fails or waits out its timeout, as it would behind any load
+    // balancer, and must not hold the next probes back until the replacement listens.
+    const probes: Promise<boolean>[] = [];
     while (workerPids().size < 3 && Date.now() < deadline) {
-      // A connection the supervisor had already handed to the killed worker fails, as it would
-      // behind any load balancer; the others are served by the surviving worker.
-      if (await live()) served += 1;
+      probes.push(live(`restart-probe-${probes.length + 1}`));
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    assert.ok(served > 0, 'served while a worker restarts');
+    await Promise.all(probes);
     const pids = workerPids();
     assert.equal(pids.size, 3, 'a third worker started');
     assert.ok(realm.app.logs.some((l) => l.msg === 'appliance worker exited: starting another' && l.signal === 'SIGKILL'));
     const replacement = [...pids].find((p) => p !== victim && p !== survivor)!;
+    const replacementListening = Date.parse(realm.app.logs.find((l) => l.msg === 'worker listening' && l.pid === replacement)!.time as string);
+    // Served meanwhile: a probe the surviving worker took before the replacement listened.
+    await realm.app.untilLogged(
+      `of a probe served by the surviving worker ${survivor} before the replacement listened`,
+      (l) => l.msg === 'request completed' && l.pid === survivor && String(l.requestId).startsWith('restart-probe-') && Date.parse(l.time as string) - (l.durationMs as number) <= replacementListening,
+    );
     // Round-robin: about half of these reach the replacement.
     for (let i = 0; i < 16; i++) await live();
     await realm.app.untilLogged(`of a request served by the replacement worker ${replacement}`, (l) => l.msg === 'request completed' && l.pid === replacement);
