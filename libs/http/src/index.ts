@@ -3,7 +3,7 @@
  * the configured or a development certificate, JSON logging with request ids, Prometheus metrics,
  * one error body for every failure, health endpoints, and the bootstrap that puts them together.
  */
-export { configureHttpApp, createHttpsApp, type HttpPlatform, httpPlatformOf } from './app/http-app.js';
+export { configureHttpApp, createHttpsApp } from './app/http-app.js';
 export { type DirectJsonRoute, serveJsonPostDirectly } from './app/direct-route.js';
 export { defaultHttpErrorStatus, HTTP_ERROR_STATUS, type RealmErrorHttpStatus } from './errors/http-error-status.js';
 export { HttpErrorFilter, VALIDATION_FAILED, type ErrorResponseBody } from './errors/http-error.filter.js';
