@@ -64,6 +64,30 @@ if (postgresTestUrl() !== undefined) {
         const [replayedRetrieval, freshRetrieval] = await post(nodeB, nodeA.tlsCa, [retrieveOnA, message({ method: 'retrieve', uri: key.uri })]);
         assert.equal(read(replayedRetrieval!).status, 409);
         assert.equal(read(freshRetrieval!).key!.jwk.k, key.jwk.k);
+
+        // realmctl (a third process) rotates the static key. Each node learns it from the database:
+        // a channel opened under the old key gets the signed reset (499, signed with the old key,
+        // which the client still trusts) on either node, for a batch of retrievals and for any other
+        // request; a channel opened under the new key on A is served by B.
+        await nodeA.ctl(['kms', 'rotate-static-key']);
+        const reset = (m: string) => JSON.parse(verifyCompactJws(m, staticKey.publicKey, { algorithms: ['PS256'], expectedKid: staticKey.kid }).payload.toString('utf8')) as { status: number; reason: string };
+        const [retrievalAfter] = await post(nodeB, nodeA.tlsCa, [message({ method: 'retrieve', uri: key.uri })]);
+        assert.equal(reset(retrievalAfter!).status, 499);
+        assert.match(reset(retrievalAfter!).reason, /static key was rotated/);
+        const [createAfter, retrieveAfter] = await post(nodeA.app, nodeA.tlsCa, [message({ method: 'create', uri: 'kms://kms.realm.test/keys', count: 1 }), message({ method: 'retrieve', uri: key.uri })]);
+        assert.deepEqual([reset(createAfter!).status, reset(retrieveAfter!).status], [499, 499]);
+
+        const rotated = validateStaticKey((JSON.parse((await nodeA.app.get('/kms/discovery')).body) as { rsaPublicKey: unknown }).rsaPublicKey, { trustedRoots: [nodeA.caPem] });
+        assert.notEqual(rotated.kid, staticKey.kid);
+        const next = generateEphemeralP256();
+        const [answerUnderNewKey] = await post(nodeA.app, nodeA.tlsCa, [encryptRsaOaepJwe(rotated.publicKey, rotated.kid, Buffer.from(JSON.stringify({ client: { clientId: 'alice-laptop', credential: { bearer: token } }, method: 'create', uri: 'kms://kms.realm.test/ecdhe', requestId: randomUUID(), jwk: next.publicJwk })))]);
+        const renegotiated = JSON.parse(verifyCompactJws(answerUnderNewKey!, rotated.publicKey, { algorithms: ['PS256'], expectedKid: rotated.kid }).payload.toString('utf8')) as { status: number; key: { uri: string; jwk: unknown } };
+        assert.equal(renegotiated.status, 201);
+        const nextKey = deriveChannelKey(next.privateKey, importP256PublicJwk(renegotiated.key.jwk));
+        const onNext = (fields: Record<string, unknown>) =>
+          encryptDirA256Gcm(nextKey, renegotiated.key.uri, Buffer.from(JSON.stringify({ client: { clientId: 'alice-laptop', credential: { bearer: token } }, requestId: randomUUID(), ...fields })));
+        const [onB] = await post(nodeB, nodeA.tlsCa, [onNext({ method: 'retrieve', uri: key.uri })]);
+        assert.equal((JSON.parse(decryptDirA256Gcm(nextKey, onB!).plaintext.toString('utf8')) as { key: { jwk: { k: string } } }).key.jwk.k, key.jwk.k, 'the bound key, on the new channel, from B');
       } finally {
         await nodeB.stop();
         await nodeA.stop();

@@ -103,6 +103,11 @@ describe('KMS end to end with the SDK', () => {
       await realm.ctl(['kms', 'rotate-static-key']);
       assert.deepEqual((await kms.retrieveKey(key!.uri)).key, key!.key);
       assert.notEqual(kms.channelUri, before, 'a new channel under the new static key');
+      // The same for a request that is not a retrieval (it is refused before it is dispatched).
+      const second = kms.channelUri;
+      await realm.ctl(['kms', 'rotate-static-key']);
+      assert.equal((await kms.createKeys(2)).length, 2);
+      assert.notEqual(kms.channelUri, second, 'a new channel under the newer static key');
     } finally {
       await kms.close();
     }

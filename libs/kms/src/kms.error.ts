@@ -61,6 +61,11 @@ export function kmsStatusOf(code: KmsErrorCode): number {
   }
 }
 
+/** The reset of the draft's later revisions (499): the static key a channel or handshake was made under was rotated. */
+export function staticKeyReset(): KmsError {
+  return new KmsError('KMS_RESET', 'the KMS static key was rotated: discard ephemeral and unbound keys and fetch the new static key');
+}
+
 export function badRequest(reason: string): KmsError {
   return new KmsError('KMS_BAD_REQUEST', reason);
 }

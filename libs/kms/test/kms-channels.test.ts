@@ -44,6 +44,13 @@ for (const database of testDatabases()) {
         assert.equal(first, undefined);
         assert.equal(duplicate?.code, 'KMS_REPLAY', 'a requestId twice in one batch');
         assert.equal((await otherNode.recordRequests([{ channelUri: negotiated.uri, requestId: 'r1' }]))[0]?.code, 'KMS_REPLAY', 'and replayed to another node');
+        // A channel under a static key that is no longer the active one (read in the same transaction) gets the reset, and nothing is recorded.
+        const rotated = await otherNode.recordRequests([{ channelUri: negotiated.uri, requestId: 'r2' }], async (tx) => {
+          assert.ok(tx.manager, 'read in the recording transaction');
+          return 'kms://kms.realm.test/statickeys/2';
+        });
+        assert.equal(rotated[0]?.code, 'KMS_RESET');
+        assert.deepEqual(await channels.recordRequests([{ channelUri: negotiated.uri, requestId: 'r2' }], async () => 'kms://kms.realm.test/statickeys/1'), [undefined], 'r2 was not recorded by the refused batch');
 
         now += 10 * 60 * 1000 + 1;
         assert.equal(await channels.find(negotiated.uri), undefined, 'expired');

@@ -3,7 +3,7 @@ import type { RealmConfig } from '@realm/config';
 import { deriveChannelKey, generateEphemeralP256, importP256PublicJwk } from '@realm/crypto';
 import { type Database, isDeadlock, isForeignKeyViolation, isUniqueViolation, type Tx } from '@realm/persistence';
 import type { KeyVault } from '@realm/vault';
-import { KmsError } from '../kms.error.js';
+import { KmsError, staticKeyReset } from '../kms.error.js';
 import type { KmsChannelRow } from '../kms.entities.js';
 import type { KmsUris } from '../protocol/kms-uris.js';
 import type { KmsChannelRepository } from '../repositories/channel.repository.js';
@@ -115,11 +115,12 @@ export class KmsChannels {
   /**
    * Records the requestIds of a batch, each once per channel on every node, in one transaction (one
    * commit for the whole batch). For each entry: undefined when it is new, or the error to answer:
-   * a replay, or a channel that another node deleted.
+   * a replay, a channel that another node deleted, or (with `activeStaticKeyUri`, read in the same
+   * transaction) a channel opened under a static key that was rotated since.
    */
-  async recordRequests(entries: readonly { channelUri: string; requestId: string }[]): Promise<(KmsError | undefined)[]> {
+  async recordRequests(entries: readonly { channelUri: string; requestId: string }[], activeStaticKeyUri?: (tx: Tx) => Promise<string | undefined>): Promise<(KmsError | undefined)[]> {
     if (entries.length === 0) return [];
-    return KmsChannels.retryingRaces(() => this.db.write((tx) => this.recordRequestsIn(entries, tx)));
+    return KmsChannels.retryingRaces(() => this.db.write(async (tx) => this.recordRequestsIn(entries, tx, activeStaticKeyUri && (await activeStaticKeyUri(tx)))));
   }
 
   /**
@@ -144,8 +145,12 @@ export class KmsChannels {
    * log that this node has not seen are read, the batch's requestIds are checked against both, and
    * one log row with the new ones is appended. So a requestId is new on exactly one node, once.
    * What this transaction read and wrote enters this node's memory only once it has committed.
+   *
+   * When `activeStaticKeyUri` is given (the active static key as this transaction reads it), a
+   * channel opened under another static key records nothing and each of its entries gets
+   * KMS_RESET: the key was rotated, on this node or another (draft revisions' 499).
    */
-  async recordRequestsIn(entries: readonly { channelUri: string; requestId: string }[], tx: Tx): Promise<(KmsError | undefined)[]> {
+  async recordRequestsIn(entries: readonly { channelUri: string; requestId: string }[], tx: Tx, activeStaticKeyUri?: string): Promise<(KmsError | undefined)[]> {
     if (entries.length === 0) return [];
     const byChannel = new Map<string, number[]>();
     entries.forEach((entry, i) => {
@@ -157,12 +162,17 @@ export class KmsChannels {
     const recordedAt = new Date(this.clock());
     const outcome: (KmsError | undefined)[] = [];
     for (const [uri, indices] of byChannel) {
-      const replayKey = live.get(uri);
-      if (replayKey === undefined) {
+      const channel = live.get(uri);
+      if (channel === undefined) {
         this.forgetChannel(uri);
         for (const i of indices) outcome[i] = new KmsError('KMS_CHANNEL_INVALID', 'the ephemeral key was deleted: negotiate a new one');
         continue;
       }
+      if (activeStaticKeyUri !== undefined && channel.staticKeyUri !== activeStaticKeyUri) {
+        for (const i of indices) outcome[i] = staticKeyReset();
+        continue;
+      }
+      const { replayKey } = channel;
       const seen = this.seenRequestIds.of(uri, replayKey);
       const unseenRows = await this.channels.replayLogSince(replayKey, seen.seq, tx);
       const unseen = new Set(unseenRows.flatMap((row) => row.requestIds));

@@ -1,11 +1,18 @@
 import { randomUUID, type KeyObject, X509Certificate } from 'node:crypto';
 import { type CompactSerialization, decryptRsaOaepJwe, signCompactJws } from '@realm/crypto';
-import type { Database } from '@realm/persistence';
+import type { Database, Tx } from '@realm/persistence';
 import type { KeyVault } from '@realm/vault';
 import { KmsError } from '../kms.error.js';
 import type { KmsStaticKeyRow } from '../kms.entities.js';
 import type { KmsUris } from '../protocol/kms-uris.js';
 import type { KmsStaticKeyRepository } from '../repositories/static-key.repository.js';
+
+/**
+ * How long {@link KmsStaticKey.current} answers from memory: after a rotation on another node, this
+ * node signs errors with the retired key for at most this long. Each check is a database read; a
+ * busy node needs none, its batches' transactions confirm the key ({@link KmsStaticKey.activeUriIn}).
+ */
+const MAX_STALENESS_MS = 1000;
 
 /** The static public key as clients fetch it: an RSA JWK (RFC 7517) with a kms:// kid and x5c. */
 export interface StaticPublicJwk {
@@ -25,6 +32,8 @@ export interface StaticPublicJwk {
 export class KmsStaticKey {
   private active: { row: KmsStaticKeyRow; publicKey: KeyObject } | undefined;
   private stale = false;
+  /** When the database last confirmed which key is active (performance.now()). */
+  private checkedAt = 0;
 
   constructor(
     private readonly db: Database,
@@ -44,13 +53,23 @@ export class KmsStaticKey {
     return this.create();
   }
 
-  /** The active key; reloaded from the database if another node rotated it. */
+  /**
+   * The active key, as the database said at most {@link MAX_STALENESS_MS} ago or since
+   * {@link refresh}: reloaded when another node (or realmctl) rotated it. What must not act on a
+   * stale answer does not rely on this alone: the KMS message path checks each batch's channels
+   * against {@link activeUriIn} in its transaction, and a handshake to another key re-reads it.
+   */
   async current(): Promise<{ uri: string; publicKey: KeyObject; chain: string[] }> {
-    if (this.active && this.stale) {
-      // Every KMS batch asks: is the key still the active one? Its URI answers that; the whole row
-      // (with its certificate chain) is read again only when it changed, or for discovery.
+    if (this.active && (this.stale || performance.now() - this.checkedAt > MAX_STALENESS_MS)) {
+      // Its URI answers whether the key is still the active one; the whole row (with its
+      // certificate chain) is read again only when it changed, or for discovery.
       const uri = await this.repository.activeUri();
-      if (uri !== undefined && uri === this.active.row.uri) this.stale = false;
+      if (uri !== undefined && uri === this.active.row.uri) {
+        this.stale = false;
+        this.checkedAt = performance.now();
+      } else {
+        this.stale = true;
+      }
     }
     return this.load();
   }
@@ -66,8 +85,23 @@ export class KmsStaticKey {
       if (!publicKey) throw new KmsError('KMS_UNAVAILABLE', 'the KMS static key pair is missing from the vault');
       this.active = { row, publicKey };
       this.stale = false;
+      this.checkedAt = performance.now();
     }
     return { uri: this.active.row.uri, publicKey: this.active.publicKey, chain: this.active.row.certificateChain };
+  }
+
+  /**
+   * The active key's URI as `tx` sees it. The KMS message path asks this once per batch, in the
+   * transaction that records the batch's requestIds, rather than in a read of its own: a rotation
+   * commits either before that transaction, and the batch's channels get the reset, or after it.
+   * When another node (or realmctl) rotated the key, the next {@link current} reloads it.
+   */
+  async activeUriIn(tx: Tx): Promise<string | undefined> {
+    const uri = await this.repository.activeUri(tx);
+    if (uri !== this.active?.row.uri) this.stale = true;
+    // Confirmed, as a read of its own would have: a busy node needs no other read.
+    else if (!this.stale) this.checkedAt = performance.now();
+    return uri;
   }
 
   /** Makes the next {@link current} re-read which key is active (another node or realmctl may have rotated it). */

@@ -5,7 +5,7 @@ import { VaultError } from '@realm/vault';
 import { KmsChannels, type OpenChannel } from '../channels/kms-channels.js';
 import type { KmsCaller } from '../domain/kms-operations.js';
 import type { KmsStaticKey } from '../identity/kms-static-key.js';
-import { KmsError, kmsStatusOf } from '../kms.error.js';
+import { KmsError, kmsStatusOf, staticKeyReset } from '../kms.error.js';
 import { type DispatchResult, KmsDispatcher } from './kms-dispatcher.js';
 import { type KmsCredential, type KmsRequest, parseKmsRequest, requestIdOfError, withRequestId } from './kms-request.js';
 import type { KmsUris } from './kms-uris.js';
@@ -94,17 +94,19 @@ export class KmsPipeline {
   ) {}
 
   async process(messages: readonly unknown[]): Promise<CompactSerialization[]> {
-    // Another node (or realmctl) may have rotated the static key: read its state once per batch.
-    this.staticKey.refresh();
     // 1. What needs no write: decode, decrypt, parse, authenticate (handshakes complete here). The
     //    batch's channels are looked up once each and its distinct credentials (usually one, many
     //    times) verified once each, together: not an await per message.
     const stages = await this.prepare(messages);
     const prepared = stages.filter((s): s is Prepared => 'request' in s);
     if (prepared.length > 0 && prepared.every((p) => KmsDispatcher.isKeyRetrieval(p.request))) return this.processRetrievals(stages, prepared);
-    // 2. One transaction records every requestId of the batch in its channel's replay log.
+    // 2. One transaction records every requestId of the batch in its channel's replay log, and
+    //    reads which static key is active: another node (or realmctl) may have rotated it.
     const recorded = await this.channels
-      .recordRequests(prepared.map((p) => ({ channelUri: p.channel.row.uri, requestId: p.request.requestId })))
+      .recordRequests(
+        prepared.map((p) => ({ channelUri: p.channel.row.uri, requestId: p.request.requestId })),
+        (tx) => this.staticKey.activeUriIn(tx),
+      )
       .catch((error: unknown) => prepared.map(() => asKmsError(error, 'KMS_INTERNAL')));
     // 3. Dispatch in order: a batch may create a key and then bind it. A run of consecutive key
     //    retrievals (the bulk of the traffic) is answered together: everything before it has
@@ -145,7 +147,7 @@ export class KmsPipeline {
     const entries = prepared.map((p) => ({ channelUri: p.channel.row.uri, requestId: p.request.requestId }));
     const commit = () =>
       this.audit.writeWithRecords(async (tx) => {
-        const recorded = await this.channels.recordRequestsIn(entries, tx);
+        const recorded = await this.channels.recordRequestsIn(entries, tx, await this.staticKey.activeUriIn(tx));
         const outcomes = stages.map((stage) => {
           if (!('request' in stage)) return stage;
           const i = indexOf.get(stage)!;
@@ -168,7 +170,15 @@ export class KmsPipeline {
     const decoded = messages.map((message) => this.decode(message));
     const kids = [...new Set(decoded.flatMap((d) => ('kid' in d && d.kid !== '' ? [d.kid] : [])))];
     const channels = new Map(await Promise.all(kids.map(async (kid) => [kid, await this.channels.find(kid)] as const)));
-    const activeUri = kids.length > 0 ? (await this.staticKey.current()).uri : '';
+    // The active static key as this node last read it. Whether it is still active is checked in
+    // the transaction that records the batch (a channel under a key rotated meanwhile gets the
+    // reset there); a channel under another key than this one may have been opened on another node
+    // after a rotation this node has not seen yet, so the key is read again before the reset.
+    let activeUri = kids.length > 0 ? (await this.staticKey.current()).uri : '';
+    if ([...channels.values()].some((channel) => channel !== undefined && channel.row.staticKeyUri !== activeUri)) {
+      this.staticKey.refresh();
+      activeUri = (await this.staticKey.current()).uri;
+    }
     // The principal behind each distinct credential (it is still read from the database for every batch).
     const credentials = new Map<string, Promise<AuthenticatedPrincipal>>();
     const opened = decoded.map((d) => ('kid' in d ? this.openOnChannel(d, channels.get(d.kid), activeUri, credentials) : d));
@@ -219,10 +229,16 @@ export class KmsPipeline {
 
   /** create /ecdhe, encrypted to the static key (draft §5.1). */
   private async handshake(message: string, header: Record<string, unknown>): Promise<Outcome & { operation: string; status: number }> {
-    const active = await this.staticKey.current();
+    let active = await this.staticKey.current();
+    if (header.kid !== active.uri) {
+      // The client may have taken the key from discovery on another node, after a rotation this
+      // node has not seen yet: read it again before refusing.
+      this.staticKey.refresh();
+      active = await this.staticKey.current();
+    }
     if (header.kid !== active.uri) {
       const stale = typeof header.kid === 'string' && (await this.staticKey.isRetired(header.kid));
-      if (stale) return { response: () => this.signedErrorText(resetError(), undefined, header.kid as string), operation: 'ecdhe.create', status: 499 };
+      if (stale) return { response: () => this.signedErrorText(staticKeyReset(), undefined, header.kid as string), operation: 'ecdhe.create', status: 499 };
       const error = new KmsError('KMS_BAD_REQUEST', 'the message is not encrypted to this KMS static key');
       return { ...this.signedError(error), operation: 'ecdhe.create', status: kmsStatusOf(error.code) };
     }
@@ -276,7 +292,7 @@ export class KmsPipeline {
     }
     if (channel.row.staticKeyUri !== activeUri) {
       this.observe('channel', 499, started);
-      return { response: () => this.signedErrorText(resetError(), undefined, channel.row.staticKeyUri) };
+      return { response: () => this.signedErrorText(staticKeyReset(), undefined, channel.row.staticKeyUri) };
     }
     let plaintext: Buffer;
     try {
@@ -369,6 +385,11 @@ export class KmsPipeline {
    */
   private settle(prepared: Prepared, recorded: KmsError | undefined, precomputed?: DispatchResult | KmsError): Outcome {
     const { request, principal } = prepared;
+    if (recorded?.code === 'KMS_RESET') {
+      // As for a channel under a retired key at decode time: the signed reset, with the retired key.
+      this.observe('channel', 499, prepared.started);
+      return { response: () => this.signedErrorText(recorded, undefined, prepared.channel.row.staticKeyUri) };
+    }
     const operation = precomputed !== undefined ? 'key.retrieve' : 'request';
     try {
       if (recorded) throw withRequestId(recorded, request.requestId);
@@ -464,11 +485,6 @@ function asKmsError(error: unknown, fallback: KmsError['code']): KmsError {
 function reasonOf(error: KmsError): string {
   const status = kmsStatusOf(error.code);
   return status >= 500 && status !== 499 ? (error.code === 'KMS_UNAVAILABLE' ? 'the KMS is temporarily unavailable' : 'internal error') : error.message;
-}
-
-/** The reset of the later revisions (499), signed with the rotated key the client still trusts. */
-function resetError(): KmsError {
-  return new KmsError('KMS_RESET', 'the KMS static key was rotated: discard ephemeral and unbound keys and fetch the new static key');
 }
 
 function unauditedError(): KmsError {

@@ -21,16 +21,16 @@ export class KmsChannelRepository {
   }
 
   /**
-   * The replay keys of those of `uris` that are live channels. On PostgreSQL their rows are locked
-   * (in URI order) until the transaction ends: one node at a time reads and appends to a channel's
-   * replay log, and a channel cannot be deleted under it. On SQLite the write transaction holds the
-   * database's one write lock already.
+   * The replay keys and static keys of those of `uris` that are live channels. On PostgreSQL their
+   * rows are locked (in URI order) until the transaction ends: one node at a time reads and appends
+   * to a channel's replay log, and a channel cannot be deleted under it. On SQLite the write
+   * transaction holds the database's one write lock already.
    */
-  async lockReplayKeys(uris: readonly string[], tx: Tx): Promise<Map<string, number>> {
+  async lockReplayKeys(uris: readonly string[], tx: Tx): Promise<Map<string, Pick<KmsChannelRow, 'replayKey' | 'staticKeyUri'>>> {
     // Hand-written (RowStatements), as the rest of the replay path: it runs for every batch of KMS messages.
     const lock = tx.driver === 'postgres' ? 'ORDER BY "uri" FOR UPDATE' : '';
     const rows = await RowStatements.of<KmsChannelRow>(tx, KmsChannelEntity.name).selectIn('uri', [...uris].sort(), lock);
-    return new Map(rows.map((c) => [c.uri, c.replayKey]));
+    return new Map(rows.map((c) => [c.uri, c]));
   }
 
   /** A channel's replay log rows after `afterSeq`, in order. */

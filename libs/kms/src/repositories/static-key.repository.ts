@@ -13,9 +13,13 @@ export class KmsStaticKeyRepository {
     return this.db.read(async (tx) => (await RowStatements.of<KmsStaticKeyRow>(tx, KmsStaticKeyEntity.name).select('"state" = ?', ['active']))[0]);
   }
 
-  /** The active key's URI only; hand-written (RowStatements) because every KMS batch reads it. */
-  activeUri(): Promise<string | undefined> {
-    return this.db.read(async (tx) => (await RowStatements.of<KmsStaticKeyRow>(tx, KmsStaticKeyEntity.name).pluck('uri', '"state" = ?', ['active']))[0]);
+  /**
+   * The active key's URI only, in `tx` when given; hand-written (RowStatements) because every KMS
+   * batch reads it, in the transaction that records its requestIds.
+   */
+  activeUri(tx?: Tx): Promise<string | undefined> {
+    const work = async (t: Tx) => (await RowStatements.of<KmsStaticKeyRow>(t, KmsStaticKeyEntity.name).pluck('uri', '"state" = ?', ['active']))[0];
+    return tx ? work(tx) : this.db.read(work);
   }
 
   async insert(row: KmsStaticKeyRow, tx: Tx): Promise<void> {
