@@ -290,10 +290,7 @@ export class KmsPipeline {
       this.observe('channel', 403, started);
       return this.signedError(new KmsError('KMS_CHANNEL_INVALID', 'the ephemeral key is unknown or expired: negotiate a new one'));
     }
-    if (channel.row.staticKeyUri !== activeUri) {
-      this.observe('channel', 499, started);
-      return { response: () => this.signedErrorText(staticKeyReset(), undefined, channel.row.staticKeyUri) };
-    }
+    if (channel.row.staticKeyUri !== activeUri) return this.resetOnChannel(channel, started);
     let plaintext: Buffer;
     try {
       plaintext = decryptDirA256Gcm(channel.key, message.onChannel).plaintext;
@@ -329,6 +326,15 @@ export class KmsPipeline {
       return this.refusedOnChannel(channel, principal, withRequestId(new KmsError('KMS_UNAUTHENTICATED', 'the credential or client does not match the ephemeral key it was sent on'), request.requestId), started);
     }
     return { channel, request, principal, started };
+  }
+
+  /**
+   * A message on a channel opened under a static key that was rotated since: the signed reset
+   * (499), signed with that key, the one the client still trusts. Not audited, as no operation ran.
+   */
+  private resetOnChannel(channel: OpenChannel, started: number): Outcome {
+    this.observe('channel', 499, started);
+    return { response: () => this.signedErrorText(staticKeyReset(), undefined, channel.row.staticKeyUri) };
   }
 
   /** A request on a valid channel refused before dispatch: answered on the channel, and audited. */
@@ -385,11 +391,8 @@ export class KmsPipeline {
    */
   private settle(prepared: Prepared, recorded: KmsError | undefined, precomputed?: DispatchResult | KmsError): Outcome {
     const { request, principal } = prepared;
-    if (recorded?.code === 'KMS_RESET') {
-      // As for a channel under a retired key at decode time: the signed reset, with the retired key.
-      this.observe('channel', 499, prepared.started);
-      return { response: () => this.signedErrorText(recorded, undefined, prepared.channel.row.staticKeyUri) };
-    }
+    // The batch's transaction found the channel's static key rotated (by this node or another).
+    if (recorded?.code === 'KMS_RESET') return this.resetOnChannel(prepared.channel, prepared.started);
     const operation = precomputed !== undefined ? 'key.retrieve' : 'request';
     try {
       if (recorded) throw withRequestId(recorded, request.requestId);
