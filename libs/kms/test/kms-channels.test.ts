@@ -15,6 +15,10 @@ import { KmsUris } from '../src/protocol/kms-uris.js';
 import { KmsChannelRepository } from '../src/repositories/channel.repository.js';
 import type { KmsError } from '../src/kms.error.js';
 
+// The static key every channel of these tests is opened under, and the active one.
+const STATIC_KEY = 'kms://kms.realm.test/statickeys/1';
+const activeKey = async () => STATIC_KEY;
+
 for (const database of testDatabases()) {
   describe(`KMS channels on ${database.name}`, () => {
     it('derives the same key on both sides, expires after kms.channelLifetime, and refuses replays and deleted channels on every node', async () => {
@@ -40,17 +44,19 @@ for (const database of testDatabases()) {
         const [first, duplicate] = await channels.recordRequests([
           { channelUri: negotiated.uri, requestId: 'r1' },
           { channelUri: negotiated.uri, requestId: 'r1' },
-        ]);
+        ], activeKey);
         assert.equal(first, undefined);
         assert.equal(duplicate?.code, 'KMS_REPLAY', 'a requestId twice in one batch');
-        assert.equal((await otherNode.recordRequests([{ channelUri: negotiated.uri, requestId: 'r1' }]))[0]?.code, 'KMS_REPLAY', 'and replayed to another node');
-        // A channel under a static key that is no longer the active one (read in the same transaction) gets the reset, and nothing is recorded.
+        assert.equal((await otherNode.recordRequests([{ channelUri: negotiated.uri, requestId: 'r1' }], activeKey))[0]?.code, 'KMS_REPLAY', 'and replayed to another node');
+        // A channel under a static key that is no longer the active one (read in the same transaction)
+        // gets the reset, and nothing is recorded; so does every channel when no key is active.
         const rotated = await otherNode.recordRequests([{ channelUri: negotiated.uri, requestId: 'r2' }], async (tx) => {
           assert.ok(tx.manager, 'read in the recording transaction');
           return 'kms://kms.realm.test/statickeys/2';
         });
         assert.equal(rotated[0]?.code, 'KMS_RESET');
-        assert.deepEqual(await channels.recordRequests([{ channelUri: negotiated.uri, requestId: 'r2' }], async () => 'kms://kms.realm.test/statickeys/1'), [undefined], 'r2 was not recorded by the refused batch');
+        assert.equal((await otherNode.recordRequests([{ channelUri: negotiated.uri, requestId: 'r2' }], async () => undefined))[0]?.code, 'KMS_RESET', 'no active static key');
+        assert.deepEqual(await channels.recordRequests([{ channelUri: negotiated.uri, requestId: 'r2' }], activeKey), [undefined], 'r2 was not recorded by the refused batch');
 
         now += 10 * 60 * 1000 + 1;
         assert.equal(await channels.find(negotiated.uri), undefined, 'expired');
@@ -68,7 +74,7 @@ for (const database of testDatabases()) {
         await assert.rejects(otherNode.delete(second.uri, 'user:mallory'), /no such ephemeral key, or not authorized/);
         await otherNode.find(second.uri);
         await channels.delete(second.uri, 'user:alice');
-        assert.equal((await otherNode.recordRequests([{ channelUri: second.uri, requestId: randomUUID() }]))[0]?.code, 'KMS_CHANNEL_INVALID', 'a channel deleted on one node is refused on another');
+        assert.equal((await otherNode.recordRequests([{ channelUri: second.uri, requestId: randomUUID() }], activeKey))[0]?.code, 'KMS_CHANNEL_INVALID', 'a channel deleted on one node is refused on another');
         await assert.rejects(channels.negotiate('user:alice', 'laptop', { kty: 'EC', crv: 'P-384', x: 'AA', y: 'AA' }, 'x', 'handshake-3'), /P-256/);
         // Handshakes are forgotten once no credential they carry can be valid (two hours).
         now += 2 * 3600 * 1000 + 1;
@@ -117,7 +123,7 @@ for (const database of testDatabases()) {
           { channelUri: old[1]!, requestId: 'seen-2' },
           { channelUri: old[0]!, requestId: 'seen-2' },
           { channelUri: old[1]!, requestId: 'new-1' },
-        ]);
+        ], activeKey);
         assert.deepEqual(
           outcome.map((o) => o?.code),
           ['KMS_REPLAY', 'KMS_REPLAY', 'KMS_REPLAY', undefined],
@@ -146,14 +152,14 @@ for (const database of testDatabases()) {
       const auditOptions = { checkpointEvery: 1000, checkpointIntervalSeconds: 3600 };
       const auditA = await AuditLog.open(db, vault, auditOptions);
       const auditB = await AuditLog.open(db, vault, auditOptions);
-      const codes = async (node: KmsChannels, channelUri: string, requestIds: string[]) => (await node.recordRequests(requestIds.map((requestId) => ({ channelUri, requestId })))).map((o) => o?.code ?? 'new');
+      const codes = async (node: KmsChannels, channelUri: string, requestIds: string[]) => (await node.recordRequests(requestIds.map((requestId) => ({ channelUri, requestId })), activeKey)).map((o) => o?.code ?? 'new');
       try {
         const one = (await nodeA.negotiate('user:alice', 'laptop', generateEphemeralP256().publicJwk, 'kms://kms.realm.test/statickeys/1', 'handshake-a')).uri;
         const two = (await nodeA.negotiate('user:alice', 'phone', generateEphemeralP256().publicJwk, 'kms://kms.realm.test/statickeys/1', 'handshake-b')).uri;
         // Node A records x as the channel's log row 1, then its transaction fails and rolls back.
         await assert.rejects(
           db.write(async (tx) => {
-            assert.deepEqual(await nodeA.recordRequestsIn([{ channelUri: one, requestId: 'x' }], tx), [undefined]);
+            assert.deepEqual(await nodeA.recordRequestsIn([{ channelUri: one, requestId: 'x' }], tx, STATIC_KEY), [undefined]);
             throw new Error('the rest of the transaction failed');
           }),
           /the rest of the transaction failed/,
@@ -167,7 +173,7 @@ for (const database of testDatabases()) {
         await db.write(async (tx) => {
           await assert.rejects(
             db.savepoint(tx, async () => {
-              await nodeA.recordRequestsIn([{ channelUri: one, requestId: 'w' }], tx);
+              await nodeA.recordRequestsIn([{ channelUri: one, requestId: 'w' }], tx, STATIC_KEY);
               throw new Error('this operation failed');
             }),
           );
@@ -193,7 +199,7 @@ for (const database of testDatabases()) {
               { node: nodeB, audit: auditB },
             ].flatMap(({ node, audit }) =>
               [first, second].map((channelUri) =>
-                KmsChannels.retryingRaces(() => audit.writeWithRecords(async (tx) => ({ value: await node.recordRequestsIn([{ channelUri, requestId }], tx), events: [{ action: 'kms.test', outcome: 'success' as const }] }))),
+                KmsChannels.retryingRaces(() => audit.writeWithRecords(async (tx) => ({ value: await node.recordRequestsIn([{ channelUri, requestId }], tx, STATIC_KEY), events: [{ action: 'kms.test', outcome: 'success' as const }] }))),
               ),
             );
           }),
@@ -204,7 +210,7 @@ for (const database of testDatabases()) {
         }
         // Concurrent transactions appending to one channel's log wait for each other on the channel's
         // row (PostgreSQL) rather than collide on the row number: none fails, none needs a retry.
-        const appends = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => db.write((tx) => (i % 2 === 0 ? nodeA : nodeB).recordRequestsIn([{ channelUri: one, requestId: randomUUID() }], tx))));
+        const appends = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => db.write((tx) => (i % 2 === 0 ? nodeA : nodeB).recordRequestsIn([{ channelUri: one, requestId: randomUUID() }], tx, STATIC_KEY))));
         assert.deepEqual(
           appends.map((a) => (a.status === 'fulfilled' ? a.value[0]?.code ?? 'new' : String(a.reason))),
           Array.from({ length: 8 }, () => 'new'),
@@ -221,7 +227,7 @@ for (const database of testDatabases()) {
         };
         const batch = (node: KmsChannels, audit: AuditLog, channelUri: string, pause: boolean) =>
           audit.writeWithRecords(async (tx) => {
-            const value = await node.recordRequestsIn([{ channelUri, requestId: randomUUID() }], tx);
+            const value = await node.recordRequestsIn([{ channelUri, requestId: randomUUID() }], tx, STATIC_KEY);
             if (pause) await meet();
             return { value, events: [{ action: 'kms.test', outcome: 'success' as const }] };
           });

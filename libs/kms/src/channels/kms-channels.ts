@@ -115,12 +115,12 @@ export class KmsChannels {
   /**
    * Records the requestIds of a batch, each once per channel on every node, in one transaction (one
    * commit for the whole batch). For each entry: undefined when it is new, or the error to answer:
-   * a replay, a channel that another node deleted, or (with `activeStaticKeyUri`, read in the same
-   * transaction) a channel opened under a static key that was rotated since.
+   * a replay, a channel that another node deleted, or a channel opened under a static key that is
+   * no longer the active one (`activeStaticKeyUri`, read in the same transaction).
    */
-  async recordRequests(entries: readonly { channelUri: string; requestId: string }[], activeStaticKeyUri?: (tx: Tx) => Promise<string | undefined>): Promise<(KmsError | undefined)[]> {
+  async recordRequests(entries: readonly { channelUri: string; requestId: string }[], activeStaticKeyUri: (tx: Tx) => Promise<string | undefined>): Promise<(KmsError | undefined)[]> {
     if (entries.length === 0) return [];
-    return KmsChannels.retryingRaces(() => this.db.write(async (tx) => this.recordRequestsIn(entries, tx, activeStaticKeyUri && (await activeStaticKeyUri(tx)))));
+    return KmsChannels.retryingRaces(() => this.db.write(async (tx) => this.recordRequestsIn(entries, tx, await activeStaticKeyUri(tx))));
   }
 
   /**
@@ -146,11 +146,11 @@ export class KmsChannels {
    * one log row with the new ones is appended. So a requestId is new on exactly one node, once.
    * What this transaction read and wrote enters this node's memory only once it has committed.
    *
-   * When `activeStaticKeyUri` is given (the active static key as this transaction reads it), a
-   * channel opened under another static key records nothing and each of its entries gets
-   * KMS_RESET: the key was rotated, on this node or another (draft revisions' 499).
+   * `activeStaticKeyUri` is the active static key as this transaction reads it: a channel opened
+   * under another one (the key was rotated, on this node or another; undefined: none is active)
+   * records nothing, and each of its entries gets KMS_RESET (the draft revisions' 499).
    */
-  async recordRequestsIn(entries: readonly { channelUri: string; requestId: string }[], tx: Tx, activeStaticKeyUri?: string): Promise<(KmsError | undefined)[]> {
+  async recordRequestsIn(entries: readonly { channelUri: string; requestId: string }[], tx: Tx, activeStaticKeyUri: string | undefined): Promise<(KmsError | undefined)[]> {
     if (entries.length === 0) return [];
     const byChannel = new Map<string, number[]>();
     entries.forEach((entry, i) => {
@@ -168,7 +168,7 @@ export class KmsChannels {
         for (const i of indices) outcome[i] = new KmsError('KMS_CHANNEL_INVALID', 'the ephemeral key was deleted: negotiate a new one');
         continue;
       }
-      if (activeStaticKeyUri !== undefined && channel.staticKeyUri !== activeStaticKeyUri) {
+      if (channel.staticKeyUri !== activeStaticKeyUri) {
         for (const i of indices) outcome[i] = staticKeyReset();
         continue;
       }
