@@ -316,6 +316,10 @@ console.log(
     pacedBatchP50Ms: +percentile(paced.latencies, 50).toFixed(1),
     pacedBatchP99Ms: +percentile(paced.latencies, 99).toFixed(1),
     pacedLoadLoopDelayP99Ms: paced.loadLoopDelayP99Ms,
+    // The same CPU figures for the paced phase: at a fixed rate, the appliance's share of the two
+    // cores (and so the queueing behind its p99) moves with what a retrieval costs on the cores that
+    // run it at that moment, which on a shared VM drifts by tens of percent within minutes.
+    ...(paced.cpuSeconds !== undefined && paced.keys > 0 && { pacedCpuMicrosPerRetrieval: Math.round((paced.cpuSeconds / paced.keys) * 1e6), pacedApplianceCores: +(paced.cpuSeconds / paced.seconds).toFixed(2) }),
     pacedWindow: paced.window,
     keyCreationsPerSecond: Math.round(create.keys / create.seconds),
     createMessageP50Ms: +percentile(create.latencies, 50).toFixed(1),

@@ -52,6 +52,10 @@ interface LoadResult {
   pacedBatchP99Ms: number;
   /** The load process's own event-loop delay (p99, ms) during the paced phase. */
   pacedLoadLoopDelayP99Ms: number;
+  /** Appliance CPU time per retrieval during the paced phase (absent without /proc). */
+  pacedCpuMicrosPerRetrieval?: number;
+  /** The appliance's CPU time during the paced phase over its length: how many of the cores it kept busy. */
+  pacedApplianceCores?: number;
   /** When the paced phase's clock ran, ms since the epoch. */
   pacedWindow: [number, number];
   keyCreationsPerSecond: number;
@@ -139,7 +143,8 @@ for (const database of testDatabases()) {
     `${database.name}: saturated ${r.retrievalsPerSecond} retrievals/s (${(ratio * 100).toFixed(1)}% of the floor, ${r.floorCodecOpsPerSecond}/s${r.floorBeforePerSecond !== undefined ? ` (${r.floorBeforePerSecond}/s before, ${r.floorAfterPerSecond}/s after)` : ''}, batch p50 ${r.saturatedBatchP50Ms} ms, p99 ${r.saturatedBatchP99Ms} ms` +
       `${r.saturatedCpuMicrosPerRetrieval !== undefined ? `, ${r.saturatedCpuMicrosPerRetrieval} µs of appliance CPU per retrieval` : ''}` +
       `${r.saturatedLoadCpuMicrosPerRetrieval !== undefined ? `, ${r.saturatedLoadCpuMicrosPerRetrieval} µs of load-process CPU` : ''}); ` +
-      `paced at ${TARGET.retrievalsPerSecond}/s (Poisson; ${r.pacedOfferedPerSecond}/s offered): ${r.pacedRetrievalsPerSecond}/s served, batch p50 ${r.pacedBatchP50Ms} ms, p99 ${r.pacedBatchP99Ms} ms (the appliance's own p99 ${r.pacedApplianceP99Ms} ms; the load's event-loop delay p99 ${r.pacedLoadLoopDelayP99Ms} ms); ${r.keyCreationsPerSecond} key creations/s; ${r.failures} failures`,
+      `paced at ${TARGET.retrievalsPerSecond}/s (Poisson; ${r.pacedOfferedPerSecond}/s offered): ${r.pacedRetrievalsPerSecond}/s served, batch p50 ${r.pacedBatchP50Ms} ms, p99 ${r.pacedBatchP99Ms} ms (the appliance's own p99 ${r.pacedApplianceP99Ms} ms; the load's event-loop delay p99 ${r.pacedLoadLoopDelayP99Ms} ms` +
+      `${r.pacedCpuMicrosPerRetrieval !== undefined ? `; ${r.pacedCpuMicrosPerRetrieval} µs of appliance CPU per retrieval, ${r.pacedApplianceCores} cores busy` : ''}); ${r.keyCreationsPerSecond} key creations/s; ${r.failures} failures`,
   );
   if (database.name === 'sqlite') {
     pass = r.retrievalsPerSecond >= TARGET.retrievalsPerSecond && ratio >= TARGET.ratio && r.pacedBatchP99Ms < TARGET.p99Ms && r.pacedRetrievalsPerSecond >= r.pacedOfferedPerSecond * 0.95 && r.failures === 0;

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { DataSource, type EntityManager, type MigrationInterface, type QueryRunner } from 'typeorm';
 import type { DatabaseConfig } from '@realm/config';
 import { PersistenceError } from './persistence.error.js';
-import { sqliteConnectionOf } from './sqlite-connection.js';
+import { runSqlite, sqliteConnectionOf, tryBeginImmediate } from './sqlite-connection.js';
 import { type FileSync, SqliteCheckpointer, WalSync } from './sqlite-durability.js';
 import { type Driver, type PortableEntity, toEntitySchema } from './portable.js';
 
@@ -352,15 +352,8 @@ export class Database {
     // Transaction control runs synchronously on the connection: no await between taking the lock
     // and the first unit, or between the last unit and the COMMIT.
     const sql = sqliteConnectionOf(this.dataSource);
-    sql.pragma('busy_timeout = 0');
-    try {
-      sql.exec('BEGIN IMMEDIATE');
-    } catch (error) {
-      if (isBusy(error)) return error;
-      throw error;
-    } finally {
-      sql.pragma(`busy_timeout = ${SQLITE_LOCK_TIMEOUT_MS}`);
-    }
+    const busy = tryBeginImmediate(sql, SQLITE_LOCK_TIMEOUT_MS);
+    if (busy !== undefined) return busy;
     const runner: QueryRunner = this.dataSource.createQueryRunner();
     const group = this.pendingWrites.splice(0, MAX_WRITES_PER_GROUP);
     const outcomes: ({ ok: true; value: unknown; unit: UnitOfWork } | { ok: false; error: unknown })[] = [];
@@ -376,9 +369,9 @@ export class Database {
       // A unit of work of its own for each: the effects of a unit rolled back to its savepoint never run.
       const tx = new UnitOfWork(runner.manager, this.driver, true);
       try {
-        if (!single) sql.exec('SAVEPOINT realm_unit');
+        if (!single) runSqlite(sql, 'SAVEPOINT realm_unit', []);
         const value = await this.unitOfWork.run(tx, () => unit.work(tx));
-        if (!single) sql.exec('RELEASE realm_unit');
+        if (!single) runSqlite(sql, 'RELEASE realm_unit', []);
         outcomes.push({ ok: true, value, unit: tx });
       } catch (error) {
         if (single) {
@@ -399,7 +392,7 @@ export class Database {
       }
     }
     try {
-      sql.exec('COMMIT');
+      runSqlite(sql, 'COMMIT', []);
     } catch (error) {
       rollback();
       for (const unit of group) unit.reject(error);
@@ -545,12 +538,6 @@ export function isUniqueViolation(error: unknown): boolean {
   const driverError = (error as { driverError?: { code?: unknown } })?.driverError ?? (error as { code?: unknown });
   const code = driverError?.code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
-}
-
-/** True when SQLite refused a lock another connection holds (SQLITE_BUSY, with no busy timeout). */
-function isBusy(error: unknown): boolean {
-  const driverError = (error as { driverError?: { code?: unknown } })?.driverError ?? (error as { code?: unknown });
-  return typeof driverError?.code === 'string' && driverError.code.startsWith('SQLITE_BUSY');
 }
 
 /** True when PostgreSQL failed a statement to break a cycle of transactions waiting for each other's locks (deadlock_detected). */
