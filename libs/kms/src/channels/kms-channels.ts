@@ -158,7 +158,7 @@ export class KmsChannels {
       if (indices) indices.push(i);
       else byChannel.set(entry.channelUri, [i]);
     });
-    const live = await this.channels.lockReplayKeys([...byChannel.keys()], tx);
+    const live = await this.channels.lockLiveChannels([...byChannel.keys()], tx);
     const recordedAt = new Date(this.clock());
     const outcome: (KmsError | undefined)[] = [];
     for (const [uri, indices] of byChannel) {

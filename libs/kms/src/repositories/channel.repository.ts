@@ -21,12 +21,13 @@ export class KmsChannelRepository {
   }
 
   /**
-   * The replay keys and static keys of those of `uris` that are live channels. On PostgreSQL their
-   * rows are locked (in URI order) until the transaction ends: one node at a time reads and appends
-   * to a channel's replay log, and a channel cannot be deleted under it. On SQLite the write
-   * transaction holds the database's one write lock already.
+   * Those of `uris` that are live channels, with what recording a batch needs of each: its replay
+   * log's key and the static key it was opened under. On PostgreSQL their rows are locked (in URI
+   * order) until the transaction ends: one node at a time reads and appends to a channel's replay
+   * log, and a channel cannot be deleted under it. On SQLite the write transaction holds the
+   * database's one write lock already.
    */
-  async lockReplayKeys(uris: readonly string[], tx: Tx): Promise<Map<string, Pick<KmsChannelRow, 'replayKey' | 'staticKeyUri'>>> {
+  async lockLiveChannels(uris: readonly string[], tx: Tx): Promise<Map<string, Pick<KmsChannelRow, 'replayKey' | 'staticKeyUri'>>> {
     // Hand-written (RowStatements), as the rest of the replay path: it runs for every batch of KMS messages.
     const lock = tx.driver === 'postgres' ? 'ORDER BY "uri" FOR UPDATE' : '';
     const rows = await RowStatements.of<KmsChannelRow>(tx, KmsChannelEntity.name).selectIn('uri', [...uris].sort(), lock);
