@@ -3,18 +3,22 @@
  * each with its own user token, and drives the appliance with batches of up to 50 messages per
  * POST, all channels at once. Prints one JSON line with the measured figures.
  *
- * argv: <url> <tls-ca-file> <kms-ca-file> <tokens-file (one per line)> <channels> <batch> <seconds> <paced retrievals/s> [appliance pid]
+ * argv: <url> <tls-ca-file> <kms-ca-file> <tokens-file (one per line)> <channels> <batch> <seconds> <paced retrievals/s> [appliance pid] [TLS key file, workers: for the ceiling]
  */
-import { randomUUID } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { Agent, request } from 'node:https';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { decryptDirA256Gcm, deriveChannelKey, encryptDirA256Gcm, encryptRsaOaepJwe, generateEphemeralP256, importP256PublicJwk, verifyCompactJws } from '@realm/crypto';
 import { validateStaticKey } from '@realm/kms-client';
 
-const [url, tlsCaFile, kmsCaFile, tokensFile, channelsArg, batchArg, secondsArg, pacedArg, appliancePidArg] = process.argv.slice(2);
+const [url, tlsCaFile, kmsCaFile, tokensFile, channelsArg, batchArg, secondsArg, pacedArg, appliancePidArg, tlsKeyFile, workersArg] = process.argv.slice(2);
 const tlsCa = readFileSync(tlsCaFile!);
 const tokens = readFileSync(tokensFile!, 'utf8').trim().split('\n');
 const channelCount = Number(channelsArg);
@@ -38,9 +42,9 @@ const setupAgent = newConnection();
  * them as they are and joins them after its clock stops (joining 35 KB per batch on the clock was a
  * tenth of this process's CPU, taken from the cores the appliance is measured on).
  */
-function exchangeChunks(path: string, body: string | Buffer | undefined, agent: Agent = setupAgent): Promise<{ status: number; chunks: Buffer[] }> {
+function exchangeChunks(path: string, body: string | Buffer | undefined, agent: Agent = setupAgent, base: string = url!): Promise<{ status: number; chunks: Buffer[] }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}${path}`, { method: body === undefined ? 'GET' : 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = request(`${base}${path}`, { method: body === undefined ? 'GET' : 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, chunks }));
@@ -51,14 +55,14 @@ function exchangeChunks(path: string, body: string | Buffer | undefined, agent: 
 }
 
 /** One HTTPS exchange; resolves with the status and the whole body. */
-async function exchange(path: string, body: string | Buffer | undefined, agent: Agent = setupAgent): Promise<{ status: number; body: Buffer }> {
-  const { status, chunks } = await exchangeChunks(path, body, agent);
+async function exchange(path: string, body: string | Buffer | undefined, agent: Agent = setupAgent, base: string = url!): Promise<{ status: number; body: Buffer }> {
+  const { status, chunks } = await exchangeChunks(path, body, agent, base);
   return { status, body: Buffer.concat(chunks) };
 }
 
 /**
- * CPU seconds (user + system) used so far by the appliance: its process and every descendant (the
- * http.workers), from /proc. CPU time per retrieval does not count time spent waiting for a core
+ * CPU seconds (user + system) used so far by a server (the appliance, or the ceiling): its process
+ * and every descendant (the http.workers), from /proc. CPU time per retrieval does not count time spent waiting for a core
  * that someone else holds, so it moves less than a rate with what else runs on the machine (it still
  * moves with the speed of the cores); the figure to compare between builds. undefined without /proc.
  */
@@ -69,11 +73,11 @@ const clockTicks = (() => {
     return 100;
   }
 })();
-function applianceCpuSeconds(): number | undefined {
-  if (appliancePidArg === undefined) return undefined;
+function serverCpuSeconds(pid: string | undefined): number | undefined {
+  if (pid === undefined) return undefined;
   try {
     let ticks = 0;
-    const pending = [appliancePidArg];
+    const pending = [pid];
     while (pending.length > 0) {
       const pid = pending.pop()!;
       // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of stat.
@@ -137,8 +141,8 @@ const answersOf = (channel: Channel, status: number, body: Buffer) => {
   return kmsMessages.map((m) => JSON.parse(decryptDirA256Gcm(channel.key, m).plaintext.toString('utf8')) as Record<string, unknown>);
 };
 
-const send = async (channel: Channel, bodies: Record<string, unknown>[]) => {
-  const answer = await exchange('/kms/messages', batchBody(channel, bodies), channel.connection);
+const send = async (channel: Channel, bodies: Record<string, unknown>[], base: string = url!) => {
+  const answer = await exchange('/kms/messages', batchBody(channel, bodies), channel.connection, base);
   return answersOf(channel, answer.status, answer.body);
 };
 
@@ -194,18 +198,31 @@ interface PhaseResult {
   window: readonly [number, number];
 }
 
+/** The server a phase drives: the appliance, or the ceiling (codec-ceiling.ts) with channels of its own. */
+interface Target {
+  readonly url: string;
+  readonly channels: readonly Channel[];
+  /** Its process, whose CPU time (descendants included) the phase measures. */
+  readonly pid: string | undefined;
+  /** Whether the codec floor is measured just before and after the phase's clock. */
+  readonly measureFloor: boolean;
+  /** Saturated: the most retrievals per second it may serve, for which batches are encrypted before the clock (+10%). */
+  readonly saturatedAtMost: number;
+}
+
 // The load's event-loop delay is sampled by a timer of this period; the histogram holds whole
 // periods, so the period is taken off to leave the delay.
 const LOOP_DELAY_RESOLUTION_MS = 5;
 
-async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promise<PhaseResult> {
+async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number, target: Target = { url: url!, channels, pid: appliancePidArg, measureFloor: kind === 'retrieve' && ratePerSecond === undefined, saturatedAtMost: 25_000 }): Promise<PhaseResult> {
+  const { channels } = target;
   for (const channel of channels) {
     channel.connection.destroy();
     channel.connection = newConnection();
   }
   const messagesOf = (channel: Channel) => (kind === 'retrieve' ? channel.keys.map((uri) => ({ method: 'retrieve', uri })) : [{ method: 'create', uri: 'kms://kms.realm.test/keys', count: batch }]);
-  // Batches per channel: the paced rate exactly, or up to 25,000 messages/s when saturated (+10%).
-  const perSecond = kind === 'create' ? 1000 : (ratePerSecond ?? 25_000) / batch;
+  // Batches per channel: the paced rate exactly, or up to the target's most when saturated (+10%).
+  const perSecond = kind === 'create' ? 1000 : (ratePerSecond ?? target.saturatedAtMost) / batch;
   const perChannel = (perSecond * seconds) / channels.length;
   // Paced, a channel's count of batches is Poisson: its mean plus five standard deviations.
   const prepared = Math.ceil(ratePerSecond === undefined ? perChannel * 1.1 : perChannel + 5 * Math.sqrt(perChannel)) + 1;
@@ -213,16 +230,16 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
   process.stderr.write(`${kind} phase: ${prepared} batches prepared per channel\n`);
   // Warm-up, not measured: every channel's connection is opened (TLS handshake) and used once.
   const warm = performance.now();
-  const pongs = await Promise.all(channels.map((channel) => send(channel, [{ method: 'update', uri: 'kms://kms.realm.test/ping' }])));
+  const pongs = await Promise.all(channels.map((channel) => send(channel, [{ method: 'update', uri: 'kms://kms.realm.test/ping' }], target.url)));
   if (pongs.some(([pong]) => pong?.status !== 200)) throw new Error(`warm-up ping refused: ${JSON.stringify(pongs.find(([pong]) => pong?.status !== 200))}`);
   if (process.env.REALM_TEST_BENCH_TRACE) process.stderr.write(`warmup ${(performance.now() - warm).toFixed(0)} ms\n`);
-  const floorBefore = kind === 'retrieve' && ratePerSecond === undefined ? codecFloorRounds() : undefined;
+  const floorBefore = target.measureFloor ? codecFloorRounds() : undefined;
   const received: { channel: Channel; request: Buffer; status: number; chunks: Buffer[] }[] = [];
   const latencies: number[] = [];
   let encryptedOnTheClock = 0;
   let offered = 0;
   const end = performance.now() + seconds * 1000;
-  const cpuAtStart = applianceCpuSeconds();
+  const cpuAtStart = serverCpuSeconds(target.pid);
   const loadCpuAtStart = process.cpuUsage();
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   loopDelay.enable();
@@ -254,7 +271,7 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
         const t0 = interval > 0 ? Math.min(next, performance.now()) : performance.now();
         offered += batch;
         next += exponential(interval);
-        const answer = await exchangeChunks('/kms/messages', request, channel.connection);
+        const answer = await exchangeChunks('/kms/messages', request, channel.connection, target.url);
         latencies.push(performance.now() - t0);
         received.push({ channel, request, ...answer });
         if (process.env.REALM_TEST_BENCH_TRACE) process.stderr.write(`${kind} ${channel.uri.slice(-8)} ${(t0 - started).toFixed(0)} ${(performance.now() - t0).toFixed(1)}\n`);
@@ -263,7 +280,7 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number): Promi
   );
   const elapsed = (performance.now() - started) / 1000;
   const endedAt = Date.now();
-  const cpuAtEnd = applianceCpuSeconds();
+  const cpuAtEnd = serverCpuSeconds(target.pid);
   const loadCpu = process.cpuUsage(loadCpuAtStart);
   loopDelay.disable();
   // Every answer is in: the appliance is idle again while the floor is measured once more.
@@ -292,10 +309,40 @@ const percentile = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 };
 
+/**
+ * The saturated phase again, against the ceiling (codec-ceiling.ts): the same batches of the same
+ * sizes, on as many worker processes with the appliance's TLS certificate, each channel with its
+ * own connection and a key of its own, while the appliance is idle. undefined without the ceiling's
+ * arguments (TLS key file, workers).
+ */
+async function ceilingPhase(): Promise<PhaseResult | undefined> {
+  if (tlsKeyFile === undefined || workersArg === undefined) return undefined;
+  const ceilingChannels: Channel[] = channels.map((channel) => ({ ...channel, uri: `kms://kms.realm.test/ecdhe/${randomUUID()}`, key: randomBytes(32), connection: newConnection() }));
+  const dir = mkdtempSync(join(tmpdir(), 'realm-bench-ceiling-'));
+  const channelsFile = join(dir, 'channels.json');
+  writeFileSync(channelsFile, JSON.stringify(Object.fromEntries(ceilingChannels.map((c) => [c.uri, c.key.toString('base64url')]))), { mode: 0o600 });
+  const nodeArgs = JSON.parse(process.env.REALM_BENCH_CEILING_NODE_ARGS ?? '[]') as string[];
+  const script = fileURLToPath(new URL('./codec-ceiling.js', import.meta.url));
+  const server = spawn(process.execPath, [...nodeArgs, script, workersArg, tlsCaFile!, tlsKeyFile, channelsFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(server, 'exit');
+  try {
+    const [first] = (await Promise.race([once(createInterface({ input: server.stdout! }), 'line'), exited.then(() => [undefined])])) as (string | undefined)[];
+    if (first === undefined) throw new Error('the ceiling server exited before listening');
+    const { port } = JSON.parse(first) as { port: number };
+    return await phase('retrieve', undefined, { url: `https://127.0.0.1:${port}`, channels: ceilingChannels, pid: String(server.pid), measureFloor: false, saturatedAtMost: 45_000 });
+  } finally {
+    server.kill('SIGTERM');
+    await exited;
+    for (const channel of ceilingChannels) channel.connection.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // REALM_TEST_BENCH_PHASES (e.g. "retrieve") limits the run to some phases, for profiling.
-const phases = (process.env.REALM_TEST_BENCH_PHASES ?? 'retrieve,paced,create').split(',');
+const phases = (process.env.REALM_TEST_BENCH_PHASES ?? 'retrieve,ceiling,paced,create').split(',');
 const none: PhaseResult = { messages: 0, keys: 0, seconds: 1, loadCpuSeconds: 0, latencies: [], failures: 0, encryptedOnTheClock: 0, offered: 0, loadLoopDelayP99Ms: 0, window: [0, 0] };
 const retrieve = phases.includes('retrieve') ? await phase('retrieve') : none;
+const ceiling = phases.includes('ceiling') ? await ceilingPhase() : undefined;
 const paced = phases.includes('paced') ? await phase('retrieve', pacedRate) : none;
 const create = phases.includes('create') ? await phase('create') : none;
 console.log(
@@ -309,6 +356,11 @@ console.log(
     ...(retrieve.cpuSeconds !== undefined && retrieve.keys > 0 && { saturatedCpuMicrosPerRetrieval: Math.round((retrieve.cpuSeconds / retrieve.keys) * 1e6) }),
     // The load process's own CPU time per retrieval: it shares the machine's cores with the appliance.
     ...(retrieve.keys > 0 && { saturatedLoadCpuMicrosPerRetrieval: Math.round((retrieve.loadCpuSeconds / retrieve.keys) * 1e6) }),
+    // The ceiling: HTTPS and the codec alone, run just after the saturated phase (codec-ceiling.ts).
+    ...(ceiling !== undefined && {
+      ceilingRetrievalsPerSecond: Math.round(ceiling.keys / ceiling.seconds),
+      ...(ceiling.cpuSeconds !== undefined && ceiling.keys > 0 && { ceilingCpuMicrosPerRetrieval: Math.round((ceiling.cpuSeconds / ceiling.keys) * 1e6) }),
+    }),
     saturatedBatchP50Ms: +percentile(retrieve.latencies, 50).toFixed(1),
     saturatedBatchP99Ms: +percentile(retrieve.latencies, 99).toFixed(1),
     pacedOfferedPerSecond: Math.round(paced.offered / seconds),
@@ -324,8 +376,8 @@ console.log(
     keyCreationsPerSecond: Math.round(create.keys / create.seconds),
     createMessageP50Ms: +percentile(create.latencies, 50).toFixed(1),
     createMessageP99Ms: +percentile(create.latencies, 99).toFixed(1),
-    failures: retrieve.failures + paced.failures + create.failures,
-    batchesEncryptedOnTheClock: retrieve.encryptedOnTheClock + paced.encryptedOnTheClock + create.encryptedOnTheClock,
+    failures: retrieve.failures + paced.failures + create.failures + (ceiling?.failures ?? 0),
+    batchesEncryptedOnTheClock: retrieve.encryptedOnTheClock + paced.encryptedOnTheClock + create.encryptedOnTheClock + (ceiling?.encryptedOnTheClock ?? 0),
   }),
 );
 setupAgent.destroy();

@@ -10,6 +10,12 @@
  * its answer, in one process with nothing else (codec-floor.ts, with the workers' V8 flags and
  * single-threaded GC).
  *
+ * Just after the saturated phase, the same load runs against the ceiling (codec-ceiling.ts): as many
+ * worker processes serving the same batches with HTTPS and the codec alone, nothing of the KMS. It
+ * splits the distance from the floor in two: the platform's share (floor to ceiling: TLS, HTTP,
+ * JSON, two processes sharing two cores with the load) and the KMS's own (ceiling to appliance),
+ * both measured on the machine as it is during the run. Informative: no target is held against it.
+ *
  * Each phase starts after a warm-up ping on every channel (connections open, caches filled), so
  * that it measures the steady state rather than 100 TLS handshakes and 5,000 cold requests landing
  * at once. The load process encrypts every request before the clock starts and decrypts and checks
@@ -39,6 +45,9 @@ interface LoadResult {
   floorCodecOpsPerSecond: number;
   floorBeforePerSecond?: number;
   floorAfterPerSecond?: number;
+  /** The ceiling: the saturated rate of HTTPS and the codec alone (codec-ceiling.ts), on as many workers. */
+  ceilingRetrievalsPerSecond?: number;
+  ceilingCpuMicrosPerRetrieval?: number;
   saturatedBatchP50Ms: number;
   saturatedBatchP99Ms: number;
   /** Appliance CPU time per retrieval at saturation (absent without /proc). */
@@ -95,7 +104,20 @@ async function run(database: ReturnType<typeof testDatabases>[number]) {
     writeFileSync(kmsCa, caPem.stdout);
     const load = await runNode(
       join(repoRoot, 'bench/dist/src/kms-load.js'),
-      [app.url, join(env.REALM_DATA_DIR!, 'tls', 'dev-cert.pem'), kmsCa, tokensFile, String(CHANNELS), String(BATCH), String(SECONDS), String(TARGET.retrievalsPerSecond), String(app.child.pid)],
+      [
+        app.url,
+        join(env.REALM_DATA_DIR!, 'tls', 'dev-cert.pem'),
+        kmsCa,
+        tokensFile,
+        String(CHANNELS),
+        String(BATCH),
+        String(SECONDS),
+        String(TARGET.retrievalsPerSecond),
+        String(app.child.pid),
+        // The ceiling serves with the appliance's own TLS certificate and key, on as many workers.
+        join(env.REALM_DATA_DIR!, 'tls', 'dev-key.pem'),
+        String(WORKERS),
+      ],
       {
         // The floor runs the codec with the V8 flags of the appliance's workers (without the
         // profiling flags of REALM_TEST_BENCH_NODE_ARGS), and single-threaded GC: on this VM a
@@ -107,6 +129,8 @@ async function run(database: ReturnType<typeof testDatabases>[number]) {
         // third slower (its pages are faulted in during the rounds), which would have inflated the
         // ratio by that much; it was not adopted.
         REALM_BENCH_FLOOR_NODE_ARGS: JSON.stringify([...workerExecArgv([], undefined), '--single-threaded-gc']),
+        // The ceiling's workers run with the appliance workers' own flags.
+        REALM_BENCH_CEILING_NODE_ARGS: JSON.stringify(workerExecArgv([], undefined)),
         ...(process.env.REALM_TEST_BENCH_PHASES !== undefined && { REALM_TEST_BENCH_PHASES: process.env.REALM_TEST_BENCH_PHASES }),
         ...(process.env.REALM_TEST_BENCH_TRACE !== undefined && { REALM_TEST_BENCH_TRACE: '1' }),
       },
@@ -138,11 +162,17 @@ let pass = true;
 for (const database of testDatabases()) {
   const r = await run(database);
   const ratio = +(r.retrievalsPerSecond / r.floorCodecOpsPerSecond).toFixed(3);
-  results[database.name] = { ...r, ratioToFloor: ratio };
+  const ceiling = r.ceilingRetrievalsPerSecond;
+  results[database.name] = {
+    ...r,
+    ratioToFloor: ratio,
+    ...(ceiling !== undefined && { ceilingRatioToFloor: +(ceiling / r.floorCodecOpsPerSecond).toFixed(3), ratioToCeiling: +(r.retrievalsPerSecond / ceiling).toFixed(3) }),
+  };
   console.log(
     `${database.name}: saturated ${r.retrievalsPerSecond} retrievals/s (${(ratio * 100).toFixed(1)}% of the floor, ${r.floorCodecOpsPerSecond}/s${r.floorBeforePerSecond !== undefined ? ` (${r.floorBeforePerSecond}/s before, ${r.floorAfterPerSecond}/s after)` : ''}, batch p50 ${r.saturatedBatchP50Ms} ms, p99 ${r.saturatedBatchP99Ms} ms` +
       `${r.saturatedCpuMicrosPerRetrieval !== undefined ? `, ${r.saturatedCpuMicrosPerRetrieval} µs of appliance CPU per retrieval` : ''}` +
       `${r.saturatedLoadCpuMicrosPerRetrieval !== undefined ? `, ${r.saturatedLoadCpuMicrosPerRetrieval} µs of load-process CPU` : ''}); ` +
+      `${ceiling !== undefined ? `ceiling (HTTPS and the codec alone): ${ceiling}/s (${((ceiling / r.floorCodecOpsPerSecond) * 100).toFixed(1)}% of the floor${r.ceilingCpuMicrosPerRetrieval !== undefined ? `, ${r.ceilingCpuMicrosPerRetrieval} µs of CPU per retrieval` : ''}), the appliance ${((r.retrievalsPerSecond / ceiling) * 100).toFixed(1)}% of it; ` : ''}` +
       `paced at ${TARGET.retrievalsPerSecond}/s (Poisson; ${r.pacedOfferedPerSecond}/s offered): ${r.pacedRetrievalsPerSecond}/s served, batch p50 ${r.pacedBatchP50Ms} ms, p99 ${r.pacedBatchP99Ms} ms (the appliance's own p99 ${r.pacedApplianceP99Ms} ms; the load's event-loop delay p99 ${r.pacedLoadLoopDelayP99Ms} ms` +
       `${r.pacedCpuMicrosPerRetrieval !== undefined ? `; ${r.pacedCpuMicrosPerRetrieval} µs of appliance CPU per retrieval, ${r.pacedApplianceCores} cores busy` : ''}); ${r.keyCreationsPerSecond} key creations/s; ${r.failures} failures`,
   );
