@@ -185,8 +185,8 @@ interface PhaseResult {
   cpuSeconds?: number;
   /** CPU time of this load process during the phase (user + system). */
   loadCpuSeconds: number;
-  /** The codec floor (saturated retrievals only): before and after this phase's clock, and their median. */
-  floor?: { before: number; after: number; median: number };
+  /** The codec floor (saturated retrievals only): before and after this phase's clock, their median, and the slowest and fastest round. */
+  floor?: { before: number; after: number; median: number; slowest: number; fastest: number };
   latencies: number[];
   failures: number;
   encryptedOnTheClock: number;
@@ -285,7 +285,8 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number, target
   loopDelay.disable();
   // Every answer is in: the appliance is idle again while the floor is measured once more.
   const floorAfter = floorBefore && codecFloorRounds();
-  const floor = floorBefore && floorAfter && { before: median(floorBefore), after: median(floorAfter), median: median([...floorBefore, ...floorAfter]) };
+  const rounds = floorBefore && floorAfter && [...floorBefore, ...floorAfter];
+  const floor = floorBefore && floorAfter && rounds && { before: median(floorBefore), after: median(floorAfter), median: median(rounds), slowest: Math.round(Math.min(...rounds)), fastest: Math.round(Math.max(...rounds)) };
   let messages = 0;
   let keys = 0;
   let failures = 0;
@@ -351,7 +352,9 @@ console.log(
     batch,
     retrievalsPerSecond: Math.round(retrieve.keys / retrieve.seconds),
     floorCodecOpsPerSecond: retrieve.floor?.median ?? median(codecFloorRounds()),
-    ...(retrieve.floor && { floorBeforePerSecond: retrieve.floor.before, floorAfterPerSecond: retrieve.floor.after }),
+    // The spread of the floor's rounds shows how steady the machine was: on a shared VM one core's
+    // speed was seen to move by a factor of 1.8 from one few seconds to the next, with nothing else running.
+    ...(retrieve.floor && { floorBeforePerSecond: retrieve.floor.before, floorAfterPerSecond: retrieve.floor.after, floorSlowestRoundPerSecond: retrieve.floor.slowest, floorFastestRoundPerSecond: retrieve.floor.fastest }),
     // Appliance CPU time (every process) per retrieval in the saturated phase, in microseconds.
     ...(retrieve.cpuSeconds !== undefined && retrieve.keys > 0 && { saturatedCpuMicrosPerRetrieval: Math.round((retrieve.cpuSeconds / retrieve.keys) * 1e6) }),
     // The load process's own CPU time per retrieval: it shares the machine's cores with the appliance.

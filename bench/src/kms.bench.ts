@@ -45,6 +45,8 @@ interface LoadResult {
   floorCodecOpsPerSecond: number;
   floorBeforePerSecond?: number;
   floorAfterPerSecond?: number;
+  floorSlowestRoundPerSecond?: number;
+  floorFastestRoundPerSecond?: number;
   /** The ceiling: the saturated rate of HTTPS and the codec alone (codec-ceiling.ts), on as many workers. */
   ceilingRetrievalsPerSecond?: number;
   ceilingCpuMicrosPerRetrieval?: number;
@@ -169,7 +171,7 @@ for (const database of testDatabases()) {
     ...(ceiling !== undefined && { ceilingRatioToFloor: +(ceiling / r.floorCodecOpsPerSecond).toFixed(3), ratioToCeiling: +(r.retrievalsPerSecond / ceiling).toFixed(3) }),
   };
   console.log(
-    `${database.name}: saturated ${r.retrievalsPerSecond} retrievals/s (${(ratio * 100).toFixed(1)}% of the floor, ${r.floorCodecOpsPerSecond}/s${r.floorBeforePerSecond !== undefined ? ` (${r.floorBeforePerSecond}/s before, ${r.floorAfterPerSecond}/s after)` : ''}, batch p50 ${r.saturatedBatchP50Ms} ms, p99 ${r.saturatedBatchP99Ms} ms` +
+    `${database.name}: saturated ${r.retrievalsPerSecond} retrievals/s (${(ratio * 100).toFixed(1)}% of the floor, ${r.floorCodecOpsPerSecond}/s${r.floorBeforePerSecond !== undefined ? ` (${r.floorBeforePerSecond}/s before, ${r.floorAfterPerSecond}/s after, rounds ${r.floorSlowestRoundPerSecond}–${r.floorFastestRoundPerSecond}/s)` : ''}, batch p50 ${r.saturatedBatchP50Ms} ms, p99 ${r.saturatedBatchP99Ms} ms` +
       `${r.saturatedCpuMicrosPerRetrieval !== undefined ? `, ${r.saturatedCpuMicrosPerRetrieval} µs of appliance CPU per retrieval` : ''}` +
       `${r.saturatedLoadCpuMicrosPerRetrieval !== undefined ? `, ${r.saturatedLoadCpuMicrosPerRetrieval} µs of load-process CPU` : ''}); ` +
       `${ceiling !== undefined ? `ceiling (HTTPS and the codec alone): ${ceiling}/s (${((ceiling / r.floorCodecOpsPerSecond) * 100).toFixed(1)}% of the floor${r.ceilingCpuMicrosPerRetrieval !== undefined ? `, ${r.ceilingCpuMicrosPerRetrieval} µs of CPU per retrieval` : ''}), the appliance ${((r.retrievalsPerSecond / ceiling) * 100).toFixed(1)}% of it; ` : ''}` +
