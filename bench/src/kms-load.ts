@@ -112,6 +112,12 @@ const median = (values: number[]) => {
   return Math.round(sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2);
 };
 
+/** The floor from its rounds before and after a phase: their medians, the median of all, the slowest and fastest round. */
+function floorOf(before: number[], after: number[]): NonNullable<PhaseResult['floor']> {
+  const rounds = [...before, ...after];
+  return { before: median(before), after: median(after), median: median(rounds), slowest: Math.round(Math.min(...rounds)), fastest: Math.round(Math.max(...rounds)) };
+}
+
 async function post(path: string, body: unknown): Promise<Record<string, unknown>> {
   const answer = await exchange(path, body === undefined ? undefined : JSON.stringify(body));
   if (answer.status !== 200) throw new Error(`${answer.status} ${answer.body.toString('utf8').slice(0, 200)}`);
@@ -285,8 +291,7 @@ async function phase(kind: 'retrieve' | 'create', ratePerSecond?: number, target
   loopDelay.disable();
   // Every answer is in: the appliance is idle again while the floor is measured once more.
   const floorAfter = floorBefore && codecFloorRounds();
-  const rounds = floorBefore && floorAfter && [...floorBefore, ...floorAfter];
-  const floor = floorBefore && floorAfter && rounds && { before: median(floorBefore), after: median(floorAfter), median: median(rounds), slowest: Math.round(Math.min(...rounds)), fastest: Math.round(Math.max(...rounds)) };
+  const floor = floorBefore && floorAfter && floorOf(floorBefore, floorAfter);
   let messages = 0;
   let keys = 0;
   let failures = 0;
@@ -324,6 +329,7 @@ async function ceilingPhase(): Promise<PhaseResult | undefined> {
   writeFileSync(channelsFile, JSON.stringify(Object.fromEntries(ceilingChannels.map((c) => [c.uri, c.key.toString('base64url')]))), { mode: 0o600 });
   const nodeArgs = JSON.parse(process.env.REALM_BENCH_CEILING_NODE_ARGS ?? '[]') as string[];
   const script = fileURLToPath(new URL('./codec-ceiling.js', import.meta.url));
+  // The appliance's self-signed development certificate is also this process's TLS CA file.
   const server = spawn(process.execPath, [...nodeArgs, script, workersArg, tlsCaFile!, tlsKeyFile, channelsFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = once(server, 'exit');
   try {
