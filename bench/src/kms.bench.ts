@@ -122,7 +122,8 @@ async function run(database: ReturnType<typeof testDatabases>[number]) {
       ],
       {
         // The floor runs the codec with the V8 flags of the appliance's workers (without the
-        // profiling flags of REALM_TEST_BENCH_NODE_ARGS), and single-threaded GC: on this VM a
+        // profiling flags of REALM_TEST_BENCH_NODE_ARGS), and single-threaded GC however many workers
+        // there are (they have it too when they are as many as the cores): on this VM a
         // process alone on an idle machine measured either about 106k or about 59k/s from one run
         // to the next with V8's parallel scavenger, and 106-109k/s every time without it (the
         // appliance's workers, under load, measured the same CPU per retrieval in both kinds of run).
@@ -130,9 +131,9 @@ async function run(database: ReturnType<typeof testDatabases>[number]) {
         // process. Pinning the young generation at 64 MiB (--min-semi-space-size=64) made this one a
         // third slower (its pages are faulted in during the rounds), which would have inflated the
         // ratio by that much; it was not adopted.
-        REALM_BENCH_FLOOR_NODE_ARGS: JSON.stringify([...workerExecArgv([], undefined), '--single-threaded-gc']),
+        REALM_BENCH_FLOOR_NODE_ARGS: JSON.stringify([...new Set([...workerExecArgv([], undefined, WORKERS), '--single-threaded-gc'])]),
         // The ceiling's workers run with the appliance workers' own flags.
-        REALM_BENCH_CEILING_NODE_ARGS: JSON.stringify(workerExecArgv([], undefined)),
+        REALM_BENCH_CEILING_NODE_ARGS: JSON.stringify(workerExecArgv([], undefined, WORKERS)),
         ...(process.env.REALM_TEST_BENCH_PHASES !== undefined && { REALM_TEST_BENCH_PHASES: process.env.REALM_TEST_BENCH_PHASES }),
         ...(process.env.REALM_TEST_BENCH_TRACE !== undefined && { REALM_TEST_BENCH_TRACE: '1' }),
       },

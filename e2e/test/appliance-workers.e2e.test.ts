@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { availableParallelism } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { bearer, type Realm, sdkClient, startRealm } from './support.js';
 
@@ -30,6 +31,8 @@ describe('appliance with http.workers = 2', () => {
     for (const pid of workerPids()) {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       for (const flag of ['--max-semi-space-size=64', '--no-allocation-site-pretenuring']) assert.ok(argv.includes(flag), `worker ${pid} runs with ${flag}`);
+      // Two workers: single-threaded GC when they occupy every core.
+      assert.equal(argv.includes('--single-threaded-gc'), availableParallelism() <= 2, `worker ${pid}: single-threaded GC only without spare cores (${availableParallelism()} cores)`);
     }
     // Each request opens a new connection; the supervisor hands connections out round-robin.
     for (let i = 0; i < 8; i++) assert.equal((await realm.app.get('/health/live')).status, 200);

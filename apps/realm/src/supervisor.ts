@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import type { RealmConfig } from '@realm/config';
 import { loadTlsMaterial, type Logger } from '@realm/http';
 import { openRealmRuntime } from './realm-runtime.js';
@@ -17,17 +18,37 @@ const STOP_TIMEOUT_MS = 30_000;
 // - no allocation-site pretenuring: under a burst most requests are in flight at each scavenge, V8
 //   then allocates those sites' objects straight in the old generation, and keeps doing so after
 //   the burst, so every request's garbage waits for a mark-compact. Measured over four rounds of
-//   the KMS bench: scavenging time -15%, and paced p99 30–42 ms instead of 38–100 ms.
-// An operator's own setting of either (in the flags or NODE_OPTIONS) wins.
-const WORKER_V8_FLAGS: readonly { readonly flag: string; readonly setBy: readonly string[] }[] = [
+//   the KMS bench: scavenging time -15%, and paced p99 30–42 ms instead of 38–100 ms;
+// - single-threaded GC when there are as many workers as cores: V8's parallel and concurrent GC
+//   threads then find no idle core, and take theirs from the other workers (a worker was seen
+//   stalled for 23 ms with 9 ms of CPU while the other, collecting, used 41 ms of CPU in 20 ms).
+//   Measured over twelve interleaved pairs of the KMS bench (2 workers, 2 cores): at 5,000
+//   retrievals/s, 132 µs of CPU per retrieval against 143 (medians; lower in 10 pairs of 12) and
+//   p99 under 50 ms in 9 runs of 12 against 4; saturated, no difference beyond the noise. With
+//   spare cores the helpers have cores of their own and shorten the pauses, so fewer workers than
+//   cores keep them.
+// An operator's own setting of any of these (in the flags or NODE_OPTIONS) wins.
+interface WorkerV8Flag {
+  readonly flag: string;
+  readonly setBy: readonly string[];
+  /** Added only when this holds for the number of workers and of cores. */
+  readonly when?: (workers: number, cores: number) => boolean;
+}
+const WORKER_V8_FLAGS: readonly WorkerV8Flag[] = [
   { flag: '--max-semi-space-size=64', setBy: ['--max-semi-space-size'] },
   { flag: '--no-allocation-site-pretenuring', setBy: ['--allocation-site-pretenuring', '--no-allocation-site-pretenuring'] },
+  { flag: '--single-threaded-gc', setBy: ['--single-threaded-gc', '--no-single-threaded-gc'], when: (workers, cores) => workers >= cores },
 ];
 
-/** The V8 flags of a worker: the supervisor's, plus {@link WORKER_V8_FLAGS} the operator did not set. */
-export function workerExecArgv(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
+/**
+ * The V8 flags of each of `workers` worker processes on a machine of `cores` cores: the
+ * supervisor's, plus the {@link WORKER_V8_FLAGS} that apply and the operator did not set.
+ */
+export function workerExecArgv(execArgv: readonly string[], nodeOptions: string | undefined, workers: number, cores: number = availableParallelism()): string[] {
   const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)];
-  const added = WORKER_V8_FLAGS.filter(({ setBy }) => !given.some((flag) => setBy.some((name) => flag === name || flag.startsWith(`${name}=`))));
+  const added = WORKER_V8_FLAGS.filter(
+    ({ setBy, when }) => (when === undefined || when(workers, cores)) && !given.some((flag) => setBy.some((name) => flag === name || flag.startsWith(`${name}=`))),
+  );
   return [...execArgv, ...added.map(({ flag }) => flag)];
 }
 
@@ -109,6 +130,6 @@ export async function superviseWorkers(config: RealmConfig, log: Logger): Promis
     log.info({ signal: 'SIGINT' }, 'stopping');
     stopAll(0);
   });
-  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS) });
+  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS, config.http.workers) });
   for (let i = 0; i < config.http.workers; i++) start();
 }

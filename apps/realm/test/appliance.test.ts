@@ -170,8 +170,17 @@ describe('the appliance refuses to start with one line naming the cause and the 
 
 describe('worker processes (http.workers > 1)', () => {
   it('run with a 64 MiB young generation and no pretenuring, unless the operator set either in the flags or NODE_OPTIONS', () => {
-    assert.deepEqual(workerExecArgv(['--enable-source-maps'], undefined), ['--enable-source-maps', '--max-semi-space-size=64', '--no-allocation-site-pretenuring']);
-    assert.deepEqual(workerExecArgv(['--max-semi-space-size=32'], ''), ['--max-semi-space-size=32', '--no-allocation-site-pretenuring']);
-    assert.deepEqual(workerExecArgv(['--allocation-site-pretenuring'], '--max-old-space-size=4096 --max-semi-space-size=16'), ['--allocation-site-pretenuring']);
+    assert.deepEqual(workerExecArgv(['--enable-source-maps'], undefined, 2, 4), ['--enable-source-maps', '--max-semi-space-size=64', '--no-allocation-site-pretenuring']);
+    assert.deepEqual(workerExecArgv(['--max-semi-space-size=32'], '', 2, 4), ['--max-semi-space-size=32', '--no-allocation-site-pretenuring']);
+    assert.deepEqual(workerExecArgv(['--allocation-site-pretenuring'], '--max-old-space-size=4096 --max-semi-space-size=16', 2, 4), ['--allocation-site-pretenuring']);
+  });
+
+  it('collect garbage on their own thread when they are as many as the cores, unless the operator chose', () => {
+    const defaults = ['--max-semi-space-size=64', '--no-allocation-site-pretenuring'];
+    assert.deepEqual(workerExecArgv([], undefined, 2, 2), [...defaults, '--single-threaded-gc']);
+    assert.deepEqual(workerExecArgv([], undefined, 4, 2), [...defaults, '--single-threaded-gc']);
+    assert.deepEqual(workerExecArgv([], undefined, 3, 4), defaults, 'a spare core is left to the GC helper threads');
+    assert.deepEqual(workerExecArgv(['--no-single-threaded-gc'], undefined, 2, 2), ['--no-single-threaded-gc', ...defaults]);
+    assert.deepEqual(workerExecArgv([], '--single-threaded-gc', 2, 2), defaults, 'set in NODE_OPTIONS: not repeated');
   });
 });
