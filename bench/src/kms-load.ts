@@ -97,9 +97,11 @@ function serverCpuSeconds(pid: string | undefined): number | undefined {
  * nothing else (codec-floor.ts, a fresh process with the V8 flags the bench passes in
  * REALM_BENCH_FLOOR_NODE_ARGS). Measured while the appliance is idle just before and just
  * after the saturated phase, so that the floor and the rate it is compared with see the same
- * machine: on a shared VM the speed of a core drifts by tens of percent within minutes. Seven
- * rounds each time; the floor is the median of the rounds before and after, so that one disturbed
- * round, or a drift during the phase, moves it little.
+ * machine. On this VM each core, on its own, runs the codec at about 35k or about 60k operations
+ * per second, switching in spells of seconds whatever the other core does (seen pinned with
+ * taskset), so an unpinned process measures whichever core and spell it lands on. Seven rounds
+ * each time; the floor is the median of the rounds before and after, so that one disturbed round,
+ * or a drift during the phase, moves it little.
  */
 function codecFloorRounds(): number[] {
   const nodeArgs = JSON.parse(process.env.REALM_BENCH_FLOOR_NODE_ARGS ?? '[]') as string[];
@@ -358,8 +360,8 @@ console.log(
     batch,
     retrievalsPerSecond: Math.round(retrieve.keys / retrieve.seconds),
     floorCodecOpsPerSecond: retrieve.floor?.median ?? median(codecFloorRounds()),
-    // The spread of the floor's rounds shows how steady the machine was: on a shared VM one core's
-    // speed was seen to move by a factor of 1.8 from one few seconds to the next, with nothing else running.
+    // The spread of the floor's rounds shows how steady the machine was: on a shared VM a core's
+    // speed was seen to move by a factor of 1.8 from a few seconds to the next, with nothing else running.
     ...(retrieve.floor && { floorBeforePerSecond: retrieve.floor.before, floorAfterPerSecond: retrieve.floor.after, floorSlowestRoundPerSecond: retrieve.floor.slowest, floorFastestRoundPerSecond: retrieve.floor.fastest }),
     // Appliance CPU time (every process) per retrieval in the saturated phase, in microseconds.
     ...(retrieve.cpuSeconds !== undefined && retrieve.keys > 0 && { saturatedCpuMicrosPerRetrieval: Math.round((retrieve.cpuSeconds / retrieve.keys) * 1e6) }),
@@ -379,7 +381,7 @@ console.log(
     pacedLoadLoopDelayP99Ms: paced.loadLoopDelayP99Ms,
     // The same CPU figures for the paced phase: at a fixed rate, the appliance's share of the two
     // cores (and so the queueing behind its p99) moves with what a retrieval costs on the cores that
-    // run it at that moment, which on a shared VM drifts by tens of percent within minutes.
+    // run it at that moment, which on a shared VM moves by up to a factor of 1.8 within seconds.
     ...(paced.cpuSeconds !== undefined && paced.keys > 0 && { pacedCpuMicrosPerRetrieval: Math.round((paced.cpuSeconds / paced.keys) * 1e6), pacedApplianceCores: +(paced.cpuSeconds / paced.seconds).toFixed(2) }),
     pacedWindow: paced.window,
     keyCreationsPerSecond: Math.round(create.keys / create.seconds),
