@@ -18,6 +18,8 @@ export interface RealmConfig {
     readonly bodyLimitBytes: number;
     /** Appliance processes sharing the port (node:cluster); 1 runs in this process. */
     readonly workers: number;
+    /** How long an idle keep-alive connection stays open. */
+    readonly keepAliveTimeoutSeconds: number;
     readonly trustProxy: boolean;
   };
   readonly database: DatabaseConfig;
@@ -234,6 +236,7 @@ function resolveConfig(v: Map<string, unknown>, cwd: string, file: string | unde
       tls: { ...(certFile !== undefined && { certFile }), ...(keyFile !== undefined && { keyFile }) },
       bodyLimitBytes: get('http.bodyLimitBytes'),
       workers: get('http.workers'),
+      keepAliveTimeoutSeconds: get('http.keepAliveTimeout'),
       trustProxy: get('http.trustProxy'),
     },
     database: {

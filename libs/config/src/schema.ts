@@ -45,6 +45,12 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'http.tls.keyFile', kind: { type: 'path' }, description: 'PEM private key for http.tls.certFile' },
   { key: 'http.bodyLimitBytes', kind: { type: 'int', min: 1024, max: 64 * 1024 * 1024 }, default: '1048576', description: 'largest request body accepted' },
   { key: 'http.workers', kind: { type: 'int', min: 1, max: 64 }, default: '1', description: 'appliance processes sharing the HTTPS port (one per CPU core uses them all; nodes share the database, so any process serves any request)' },
+  {
+    key: 'http.keepAliveTimeout',
+    kind: { type: 'duration', minSeconds: 1, maxSeconds: 3600 },
+    default: '65s',
+    description: 'how long an idle keep-alive connection stays open: longer than the idle timeout of any load balancer, relay or client pool in front (60s on most), so that none sends a request on a connection the appliance is closing',
+  },
   { key: 'http.trustProxy', kind: { type: 'bool' }, default: 'false', description: 'trust X-Forwarded-* from a reverse proxy in front of the appliance' },
 
   {

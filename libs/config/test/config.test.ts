@@ -35,6 +35,8 @@ describe('configuration', () => {
     assert.equal(config.vault.backend, 'software');
     assert.equal(config.vault.kekEpochSeconds, 30 * 86400);
     assert.equal(config.http.port, 8443);
+    // Longer than the 60 s idle timeout of most load balancers and client pools in front.
+    assert.equal(config.http.keepAliveTimeoutSeconds, 65);
   });
 
   it('derives every environment variable name from the setting key', () => {

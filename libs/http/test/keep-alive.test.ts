@@ -1,6 +1,9 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect, type TLSSocket } from 'node:tls';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { Body, Controller, HttpCode, Module, Post } from '@nestjs/common';
@@ -153,6 +156,52 @@ describe('HTTPS keep-alive', () => {
           { answered: CONNECTIONS * REQUESTS_PER_CONNECTION, failed: 0, firstFailures: [] },
         );
       } finally {
+        await app.close();
+      }
+    }));
+
+  // Node's own default (5 s) is shorter than the idle timeout of the pools and load balancers in
+  // front of a server, which then reuse connections the server is closing. http.keepAliveTimeout
+  // (65 s by default, see the configuration tests) is set on the server and announced in the
+  // Keep-Alive header. Here 2 s, to see both sides of it, with a bare TLS client: Node's own agent
+  // closes idle connections a second before the server's announced timeout.
+  it('keeps an idle connection open for http.keepAliveTimeout, announces it, then closes it', () =>
+    withTempDir(async (dataDir) => {
+      const config = testConfig({ dataDir, logLevel: 'warn', keepAliveTimeout: '2s' });
+      const { logger } = captureLogger(config);
+      const tls = await loadTlsMaterial(config, logger);
+      const app = await createHttpsApp(EchoModule, config, logger, tls);
+      let socket: TLSSocket | undefined;
+      try {
+        await app.listen(0, '127.0.0.1');
+        const { port } = app.getHttpServer().address() as AddressInfo;
+        socket = connect({ host: '127.0.0.1', port, ca: tls.cert, servername: 'localhost' });
+        await once(socket, 'secureConnect');
+        let received = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (text: string) => (received += text));
+        const closed = once(socket, 'close');
+        const post = async (id: string) => {
+          received = '';
+          const body = JSON.stringify({ id, payload: 'p' });
+          socket!.write(`POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+          for (const started = performance.now(); !received.includes(`"id":"${id}"`); await sleep(5)) {
+            if (performance.now() - started > 5_000) assert.fail(`no answer to ${id}: ${received.slice(0, 200)}`);
+          }
+          return received;
+        };
+        const first = await post('first');
+        assert.match(first, /^HTTP\/1\.1 200 /);
+        assert.match(first, /\r\nkeep-alive: timeout=2\r\n/i);
+        await sleep(1_000);
+        assert.match(await post('after-1s-idle'), /^HTTP\/1\.1 200 /, 'answered on the same connection after 1 s idle');
+        const idleSince = performance.now();
+        const closedInTime = await Promise.race([closed.then(() => true), sleep(10_000).then(() => false)]);
+        const idleMs = performance.now() - idleSince;
+        assert.equal(closedInTime, true, 'the server closed the idle connection');
+        assert.ok(idleMs >= 1_500 && idleMs < 4_500, `closed after ${Math.round(idleMs)} ms idle: about http.keepAliveTimeout (2 s), not Node's default (5 s)`);
+      } finally {
+        socket?.destroy();
         await app.close();
       }
     }));

@@ -15,6 +15,7 @@ export function testConfig(options: {
   env?: RealmConfig['env'];
   tls?: RealmConfig['http']['tls'];
   bodyLimitBytes?: number;
+  keepAliveTimeout?: string;
   logLevel?: LogLevel;
 }): RealmConfig {
   const env: Record<string, string> = {
@@ -23,6 +24,7 @@ export function testConfig(options: {
     REALM_LOG_LEVEL: options.logLevel ?? 'debug',
     REALM_DATABASE_URL: 'sqlite::memory:',
     ...(options.bodyLimitBytes !== undefined && { REALM_HTTP_BODY_LIMIT_BYTES: String(options.bodyLimitBytes) }),
+    ...(options.keepAliveTimeout !== undefined && { REALM_HTTP_KEEP_ALIVE_TIMEOUT: options.keepAliveTimeout }),
     ...(options.tls?.certFile !== undefined && { REALM_HTTP_TLS_CERT_FILE: options.tls.certFile }),
     ...(options.tls?.keyFile !== undefined && { REALM_HTTP_TLS_KEY_FILE: options.tls.keyFile }),
   };

@@ -15,7 +15,7 @@ describe('SeenRequestIds', () => {
     seen.committed(uri, 7, [row(2, 'b'), row(3, 'c'), row(5, 'e'), row(6, 'f')]);
     const log = seen.of(uri, 7);
     assert.equal(log.seq, 3, 'nothing after the gap at 4');
-    assert.deepEqual([...log.requestIds].sort(), ['a', 'b', 'c']);
+    assert.deepEqual(['a', 'b', 'c', 'e', 'f'].filter((id) => log.requestIds.has(id)), ['a', 'b', 'c']);
   });
 
   it('holds nothing for a URI under another replay key, and drops what it held', () => {

@@ -139,7 +139,13 @@ export async function createHttpsApp(
     // Keep-alive connections would otherwise hold app.close() (and a SIGTERM) open until they idle out.
     forceCloseConnections: true,
   });
-  app.getHttpServer().on('secureConnection', raiseWriteHighWaterMark);
+  const server = app.getHttpServer();
+  server.on('secureConnection', raiseWriteHighWaterMark);
+  // Node's default of 5 s is shorter than the idle timeout of most load balancers and connection
+  // pools (60 s is common), which do not read the Keep-Alive hint: one that sends on an idle
+  // connection just as the server closes it gets a reset and no answer. Node's own agent closes a
+  // second before the hint, unless its event loop is held up longer than that.
+  server.keepAliveTimeout = config.http.keepAliveTimeoutSeconds * 1000;
   try {
     configureHttpApp(app, config, logger);
   } catch (error) {

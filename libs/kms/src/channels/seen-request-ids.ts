@@ -1,21 +1,24 @@
+import { type ReadonlyRequestIdSet, RequestIdSet } from './request-id-set.js';
+
 /** A channel's replay log as far as this node has seen it committed. */
 export interface SeenLog {
   /** The last log row included (0: none). */
   readonly seq: number;
-  readonly requestIds: ReadonlySet<string>;
+  readonly requestIds: ReadonlyRequestIdSet;
 }
 
 interface ChannelLog {
   readonly replayKey: number;
   seq: number;
-  readonly requestIds: Set<string>;
+  readonly requestIds: RequestIdSet;
 }
 
-// About 80 bytes each (a UUID string and its set entry): at most about 80 MB per process. A
-// channel pushed out is read again from its log, whole, the next time it is used.
+// 23 to 46 bytes each for UUIDs, off the JavaScript heap (RequestIdSet), about 90 for other
+// strings: at most about 46 MB per process with the UUIDs clients send. A channel pushed out is
+// read again from its log, whole, the next time it is used.
 const DEFAULT_MAX_REQUEST_IDS = 1_000_000;
 
-const NOTHING_SEEN: SeenLog = { seq: 0, requestIds: new Set() };
+const NOTHING_SEEN: SeenLog = { seq: 0, requestIds: new RequestIdSet() };
 
 /**
  * This node's memory of the channels' replay logs (kms_replay_log): for each channel it served
@@ -61,7 +64,7 @@ export class SeenRequestIds {
     for (const row of rows) {
       if (!log) {
         if (row.seq !== 1) continue;
-        log = { replayKey, seq: 0, requestIds: new Set() };
+        log = { replayKey, seq: 0, requestIds: new RequestIdSet() };
         this.channels.set(uri, log);
       }
       if (row.seq <= log.seq) continue;
