@@ -12,7 +12,7 @@ const jws = (header: string): string => `${header}.${b64('payload')}.${b64(Buffe
 describe('peekCompactHeader', () => {
   it('reads the header of a JWE (5 segments) before anything is decrypted', () => {
     const token = encryptDirA256Gcm(randomKey(), 'kms://kms.example.com/ecdhe/1', Buffer.from('x'));
-    assert.deepEqual(peekCompactHeader(token), {
+    assert.deepEqual({ ...peekCompactHeader(token) }, {
       kind: 'jwe',
       header: { alg: 'dir', enc: 'A256GCM', kid: 'kms://kms.example.com/ecdhe/1' },
       segments: token.split('.'),
@@ -21,7 +21,7 @@ describe('peekCompactHeader', () => {
 
   it('reads the header of a JWS (3 segments)', () => {
     const token = jws(b64json({ alg: 'PS256', kid: 'k' }));
-    assert.deepEqual(peekCompactHeader(token), { kind: 'jws', header: { alg: 'PS256', kid: 'k' }, segments: token.split('.') });
+    assert.deepEqual({ ...peekCompactHeader(token) }, { kind: 'jws', header: { alg: 'PS256', kid: 'k' }, segments: token.split('.') });
   });
 
   it('accepts an empty payload and an empty encrypted key', () => {

@@ -58,6 +58,9 @@ describe('dir + A256GCM compact JWE: round trip', () => {
     // Same shape, segments never checked: parsed again as a token, and refused as not a string.
     const lookalike = { header: peeked.header, kind: peeked.kind, segments: [...peeked.segments] };
     malformedBy(() => decryptDirA256Gcm(key, lookalike as unknown as typeof peeked));
+    // Made from a genuine result's own prototype, with the same members: still not one.
+    const forged = Object.assign(Object.create(Object.getPrototypeOf(peeked) as object) as object, lookalike);
+    malformedBy(() => decryptDirA256Gcm(key, forged as typeof peeked));
   });
 
   it('works with a secret KeyObject as well as a Buffer', () => {
