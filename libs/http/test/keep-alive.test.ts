@@ -196,7 +196,7 @@ describe('HTTPS keep-alive', () => {
         await sleep(1_000);
         assert.match(await post('after-1s-idle'), /^HTTP\/1\.1 200 /, 'answered on the same connection after 1 s idle');
         const idleSince = performance.now();
-        const closedInTime = await Promise.race([closed.then(() => true), sleep(10_000).then(() => false)]);
+        const closedInTime = await Promise.race([closed.then(() => true), sleep(10_000, false, { ref: false })]);
         const idleMs = performance.now() - idleSince;
         assert.equal(closedInTime, true, 'the server closed the idle connection');
         assert.ok(idleMs >= 1_500 && idleMs < 4_500, `closed after ${Math.round(idleMs)} ms idle: about http.keepAliveTimeout (2 s), not Node's default (5 s)`);
