@@ -1,6 +1,5 @@
 /** What the replay check asks of a channel's requestIds. */
 export interface ReadonlyRequestIdSet {
-  readonly size: number;
   has(requestId: string): boolean;
 }
 
