@@ -97,11 +97,11 @@ function serverCpuSeconds(pid: string | undefined): number | undefined {
  * nothing else (codec-floor.ts, a fresh process with the V8 flags the bench passes in
  * REALM_BENCH_FLOOR_NODE_ARGS). Measured while the appliance is idle just before and just
  * after the saturated phase, so that the floor and the rate it is compared with see the same
- * machine. On this VM each core, on its own, runs the codec at about 35k or about 60k operations
- * per second, switching in spells of seconds whatever the other core does (seen pinned with
- * taskset), so an unpinned process measures whichever core and spell it lands on. Seven rounds
- * each time; the floor is the median of the rounds before and after, so that one disturbed round,
- * or a drift during the phase, moves it little.
+ * machine. On this VM each core, on its own, runs the codec at one of two speeds, switching in
+ * spells of seconds whatever the other core does (seen pinned with taskset: about 35k or 60k
+ * operations per second one day, 75k-82k on another), so an unpinned process measures whichever
+ * core and spell it lands on. Seven rounds each time; the floor is the median of the rounds before
+ * and after, so that one disturbed round, or a drift during the phase, moves it little.
  */
 function codecFloorRounds(): number[] {
   const nodeArgs = JSON.parse(process.env.REALM_BENCH_FLOOR_NODE_ARGS ?? '[]') as string[];
