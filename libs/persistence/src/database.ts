@@ -98,12 +98,13 @@ const MIGRATION_LOCK_ID = 0x5ea1_7001;
  * and a second, query-only connection for reads, which WAL lets run while a write is open. A write
  * resolves only once its commit is in the WAL on disk (it survives kill -9 and power loss): the
  * writer runs synchronous=NORMAL and {@link WalSync} fdatasyncs the log off the event loop after
- * the COMMIT, for every commit made meanwhile at once, so neither the lock nor the event loop waits
- * for the disk. Checkpoints run on a worker thread ({@link SqliteCheckpointer}). Because the writing
- * connection is shared, concurrent async units of work would otherwise interleave inside one
- * transaction; every write therefore runs under an in-process mutex, and writes use
- * BEGIN IMMEDIATE so that a second process waits for the write lock (without blocking its event
- * loop) instead of failing a read-to-write upgrade with SQLITE_BUSY. Writes that wait together
+ * the COMMIT (two syncs may run at once; commits made while both run share the next), so neither
+ * the lock nor the event loop waits for the disk. Checkpoints run on a worker thread
+ * ({@link SqliteCheckpointer}). Because the writing connection is shared, concurrent async units
+ * of work would otherwise interleave inside one transaction; every write therefore runs under an
+ * in-process mutex, and writes use BEGIN IMMEDIATE so that a second process waits for the write
+ * lock (without blocking its event loop) instead of failing a read-to-write upgrade with
+ * SQLITE_BUSY. Writes that wait together
  * commit together (group commit, each in its own savepoint): one fsync per group rather than per
  * write.
  *
@@ -337,10 +338,10 @@ export class Database {
   /**
    * SQLite group commit: every write waiting when this process gets the database's write lock runs
    * in one transaction, each unit in its own SAVEPOINT (a unit that fails is rolled back alone and
-   * sees its error), and one COMMIT makes them all durable (one WAL fsync, shared with the groups
-   * committed while it runs) before any of them resolves. Units run one after the other, so each
-   * sees what the ones before it wrote, as if committed separately in that order. Under load this turns one fsync per write into one per
-   * group.
+   * sees its error), and one COMMIT makes them all durable (one WAL fsync: see {@link WalSync} for
+   * when groups share one) before any of them resolves. Units run one after the other, so each sees
+   * what the ones before it wrote, as if committed separately in that order. Under load this turns
+   * one fsync per write into one per group.
    *
    * The write lock is tried, not waited for: SQLite's busy handler would sleep with the event loop
    * blocked while another appliance process holds the lock (measured at 1.6 ms per transaction

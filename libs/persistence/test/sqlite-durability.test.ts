@@ -1,9 +1,10 @@
 /**
- * WalSync, the group fsync of SQLite's write-ahead log: callers during a sync share the next one,
- * none resolves before a sync that started after its call, and a failure is final.
+ * WalSync, the group fsync of SQLite's write-ahead log: two syncs may run at once, callers while
+ * two run share the next one, none resolves before a sync that started after its call, and a
+ * failure is final.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -21,7 +22,7 @@ const settled = async () => {
 };
 
 describe('WalSync', () => {
-  it('syncs the -wal file, and every caller during a sync shares the one after it', async () => {
+  it('syncs the -wal file, two at once, and every caller while two run shares the one after the latest', async () => {
     const { calls, sync } = gatedSync();
     const wal = new WalSync('/data/realm.db', sync);
     const done: number[] = [];
@@ -29,24 +30,38 @@ describe('WalSync', () => {
     await settled();
     assert.equal(calls.length, 1);
     assert.equal(calls[0]!.path, '/data/realm.db-wal');
-    // Ten commits land while the first sync runs: it may have started before them, so they wait for one more.
-    const later = Array.from({ length: 10 }, (_, i) => wal.flush().then(() => done.push(i + 1)));
+    // A commit made while the first sync runs gets a sync of its own at once, not after the first.
+    const second = wal.flush().then(() => done.push(1));
     await settled();
-    assert.equal(calls.length, 1, 'no second sync while the first runs');
+    assert.equal(calls.length, 2, 'a second sync runs beside the first');
+    // Ten commits land while both run: either may have started before them, so they wait for one more.
+    const later = Array.from({ length: 10 }, (_, i) => wal.flush().then(() => done.push(i + 2)));
+    await settled();
+    assert.equal(calls.length, 2, 'no third sync while two run');
     calls[0]!.release();
     await first;
     await settled();
-    assert.deepEqual(done, [0], 'the later callers are not resolved by the sync that was already running');
-    assert.equal(calls.length, 2, 'one more sync for all ten');
+    assert.deepEqual(done, [0]);
+    assert.equal(calls.length, 2, 'the shared sync starts after the latest one, not after the first to end');
     calls[1]!.release();
+    await second;
+    await settled();
+    assert.deepEqual(done, [0, 1], 'the later callers are not resolved by the syncs that were already running');
+    assert.equal(calls.length, 3, 'one more sync for all ten');
+    // A commit made after the shared sync started is not covered by it: it starts one of its own.
+    const afterShared = wal.flush();
+    await settled();
+    assert.equal(calls.length, 4);
+    calls[2]!.release();
     await Promise.all(later);
-    assert.equal(done.length, 11);
-    assert.equal(calls.length, 2);
+    assert.equal(done.length, 12);
+    calls[3]!.release();
+    await afterShared;
     // Idle again: the next caller starts a sync of its own at once.
     const next = wal.flush();
     await settled();
-    assert.equal(calls.length, 3);
-    calls[2]!.release();
+    assert.equal(calls.length, 5);
+    calls[4]!.release();
     await next;
   });
 
@@ -54,15 +69,47 @@ describe('WalSync', () => {
     const { calls, sync } = gatedSync();
     const wal = new WalSync('/data/realm.db', sync);
     const first = wal.flush();
+    const second = wal.flush();
     await settled();
     const queued = wal.flush();
     const eio = Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
     calls[0]!.fail(eio);
     await assert.rejects(first, eio);
+    // The second sync reports success after the first failed: the kernel may have dropped pages it
+    // was to cover and reported that only once, so it fails too.
+    calls[1]!.release();
+    await assert.rejects(second, eio);
     await assert.rejects(queued, eio);
     await assert.rejects(wal.flush(), eio);
     assert.equal(wal.failed, eio);
-    assert.equal(calls.length, 1, 'a failed fsync is never retried');
+    assert.equal(calls.length, 2, 'a failed fsync is never retried');
+  });
+
+  it('syncs on a descriptor of its own for each sync that runs at once, and closes them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'realm-walsync-'));
+    const database = join(dir, 'realm.db');
+    writeFileSync(`${database}-wal`, 'x');
+    const walDescriptors = () => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === `${database}-wal`;
+      } catch {
+        return false;
+      }
+    }).length;
+    const wal = new WalSync(database);
+    try {
+      await Promise.all([wal.flush(), wal.flush()]);
+      // One descriptor would report a writeback error to only one of two syncs running on it.
+      assert.equal(walDescriptors(), 2);
+      await wal.flush();
+      assert.equal(walDescriptors(), 2, 'kept open and reused');
+      await wal.close();
+      assert.equal(walDescriptors(), 0);
+      assert.equal(wal.failed, undefined);
+    } finally {
+      await wal.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('syncs the database file itself when there is no WAL (nothing written, or checkpointed and removed)', async () => {
