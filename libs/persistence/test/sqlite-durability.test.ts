@@ -121,8 +121,12 @@ describe('WalSync', () => {
       synced.push(path);
       await fdatasyncFile(path);
     });
-    await wal.flush();
-    assert.deepEqual(synced, [`${database}-wal`, database]);
-    assert.equal(wal.failed, undefined);
+    try {
+      await wal.flush();
+      assert.deepEqual(synced, [`${database}-wal`, database]);
+      assert.equal(wal.failed, undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
