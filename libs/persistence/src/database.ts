@@ -104,9 +104,8 @@ const MIGRATION_LOCK_ID = 0x5ea1_7001;
  * of work would otherwise interleave inside one transaction; every write therefore runs under an
  * in-process mutex, and writes use BEGIN IMMEDIATE so that a second process waits for the write
  * lock (without blocking its event loop) instead of failing a read-to-write upgrade with
- * SQLITE_BUSY. Writes that wait together
- * commit together (group commit, each in its own savepoint): one fsync per group rather than per
- * write.
+ * SQLITE_BUSY. Writes that wait together commit together (group commit, each in its own
+ * savepoint): one fsync per group rather than per write.
  *
  * PostgreSQL: a pool; writes run in READ COMMITTED transactions; repositories take row locks
  * where they need serialisation.
