@@ -53,6 +53,7 @@ function vaultStatus(code: VaultErrorCode): number {
 function persistenceStatus(code: PersistenceErrorCode): number {
   switch (code) {
     case 'DB_UNAVAILABLE':
+    case 'DB_MIGRATION_LOCKED':
       return 503;
     case 'DB_MIGRATION_FAILED':
       return 500;

@@ -90,6 +90,8 @@ export interface DatabaseConfig {
   readonly poolSize: number;
   /** PostgreSQL: idle_in_transaction_session_timeout of every session. */
   readonly idleInTransactionTimeoutSeconds: number;
+  /** PostgreSQL: how long migrate() waits for another node's migration lock. */
+  readonly migrationLockTimeoutSeconds: number;
   readonly schema?: string;
 }
 
@@ -245,6 +247,7 @@ function resolveConfig(v: Map<string, unknown>, cwd: string, file: string | unde
       ...(sqlitePath !== undefined && { sqlitePath }),
       poolSize: get('database.poolSize'),
       idleInTransactionTimeoutSeconds: get('database.idleInTransactionTimeout'),
+      migrationLockTimeoutSeconds: get('database.migrationLockTimeout'),
       ...(schema !== undefined && { schema }),
     },
     vault: {

@@ -66,6 +66,12 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: '10s',
     description: 'PostgreSQL: the server ends a session left idle inside a transaction this long (a paused VM, a frozen process), so its row locks stop holding up the other nodes',
   },
+  {
+    key: 'database.migrationLockTimeout',
+    kind: { type: 'duration', minSeconds: 1, maxSeconds: 86400 },
+    default: '10m',
+    description: "PostgreSQL: how long a starting node waits while another node migrates the schema before it stops with an error naming that node's session",
+  },
   { key: 'database.schema', kind: { type: 'string', pattern: /^[a-z_][a-z0-9_]{0,62}$/, patternHint: 'a lower-case SQL identifier' }, description: 'PostgreSQL schema for the appliance tables (default: the connection search_path)' },
 
   { key: 'vault.backend', kind: { type: 'enum', choices: ['software', 'pkcs11'] }, default: 'software', description: 'where the master key lives: software (a key file, development only) or pkcs11 (an HSM)' },

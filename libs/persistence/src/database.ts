@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { DataSource, type EntityManager, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { DataSource, type EntityManager, MigrationExecutor, type MigrationInterface, type QueryRunner } from 'typeorm';
 import type { DatabaseConfig } from '@realm/config';
 import { PersistenceError } from './persistence.error.js';
 import { runSqlite, sqliteConnectionOf, tryBeginImmediate } from './sqlite-connection.js';
@@ -91,6 +92,17 @@ const SQLITE_AUTOCHECKPOINT_PAGES = 10_000;
 // migrations when several nodes start at once.
 const MIGRATION_LOCK_ID = 0x5ea1_7001;
 
+/** The session holding an advisory lock, from pg_locks and pg_stat_activity. */
+interface LockHolderRow {
+  readonly pid: number;
+  readonly application_name: string | null;
+  readonly client: string | null;
+  readonly client_port: number | null;
+  readonly backend_start: Date | null;
+  readonly state: string | null;
+  readonly state_change: Date | null;
+}
+
 /**
  * The appliance's database: TypeORM over better-sqlite3 (embedded default) or pg (clusters).
  *
@@ -127,6 +139,8 @@ export class Database {
     readonly driver: Driver,
     private readonly dataSource: DataSource,
     private readonly display: string,
+    /** PostgreSQL: how long {@link migrate} waits for another node's migration lock (database.migrationLockTimeout). */
+    private readonly migrationLockTimeoutSeconds: number,
     /**
      * SQLite (a file): a second connection, query-only, for reads outside any write. In WAL mode it
      * reads the last committed state while the writer's group is open (even while it waits for
@@ -172,7 +186,9 @@ export class Database {
         poolSize: config.poolSize,
         ...(config.schema !== undefined && { schema: config.schema }),
         connectTimeoutMS: 5_000,
-        applicationName: 'security-realm',
+        // Names the node and process, so that pg_stat_activity (and a node waiting for another's
+        // migration lock) says which one a session belongs to. PostgreSQL keeps 63 bytes of it.
+        applicationName: `security-realm ${hostname()} pid ${process.pid}`.slice(0, 63),
         // A node paused or frozen inside a transaction would otherwise hold its row locks (the
         // audit chain's head among them) until its TCP connection dies, stalling every other node's
         // writes; the server ends such a session after this long and its transaction rolls back, so
@@ -211,7 +227,7 @@ export class Database {
       walSync = new WalSync(config.sqlitePath!, options.walFileSync);
       checkpointer = new SqliteCheckpointer(config.sqlitePath!, SQLITE_CHECKPOINT_INTERVAL_MS);
     }
-    const database = new Database(config.driver, dataSource, display, readSource, walSync, checkpointer);
+    const database = new Database(config.driver, dataSource, display, config.migrationLockTimeoutSeconds, readSource, walSync, checkpointer);
     if (config.schema !== undefined) await database.ensureSchema(config.schema);
     return database;
   }
@@ -220,14 +236,19 @@ export class Database {
   async migrate(): Promise<string[]> {
     if (this.driver === 'postgres') {
       const lock = this.dataSource.createQueryRunner();
+      let locked = false;
       try {
         await lock.connect();
-        await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
-        return (await this.dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
+        await this.lockMigrations(lock);
+        locked = true;
+        // On the lock's own session: with database.poolSize 1 there is no other to run them on.
+        const executor = new MigrationExecutor(this.dataSource, lock);
+        executor.transaction = 'each';
+        return (await executor.executePendingMigrations()).map((m) => m.name);
       } catch (error) {
-        throw this.migrationError(error);
+        throw error instanceof PersistenceError ? error : this.migrationError(error);
       } finally {
-        await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
+        if (locked) await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
         await lock.release();
       }
     }
@@ -508,6 +529,54 @@ export class Database {
   private async ensureSchema(schema: string): Promise<void> {
     // The identifier was validated by the config schema (lower-case SQL identifier).
     await this.dataSource.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  }
+
+  /**
+   * Takes the migration lock on `lock`'s session, waiting at most database.migrationLockTimeout.
+   * The lock is held by a session, not a transaction (the migrations run in transactions of their
+   * own), so the server's idle-in-transaction timeout does not end a frozen holder's session: an
+   * unbounded wait would hang this node's start for as long as that node stays frozen. The wait
+   * is bounded by lock_timeout, set for this one transaction only (the session returns to the
+   * pool); the session-level lock it takes outlives the transaction.
+   */
+  private async lockMigrations(lock: QueryRunner): Promise<void> {
+    await lock.startTransaction();
+    try {
+      await lock.query("SELECT set_config('lock_timeout', $1, true)", [`${this.migrationLockTimeoutSeconds}s`]);
+      await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+      await lock.commitTransaction();
+    } catch (error) {
+      await lock.rollbackTransaction().catch(() => undefined);
+      // 55P03 lock_not_available: lock_timeout ran out (PostgreSQL, Appendix A).
+      if ((error as { code?: unknown }).code !== '55P03') throw error;
+      throw new PersistenceError('DB_MIGRATION_LOCKED', await this.migrationLockedReason(lock), { setting: 'database.migrationLockTimeout', cause: error });
+    }
+  }
+
+  /** Why migrate() gave up: which session holds the migration lock, as pg_stat_activity shows it to this role, and what to do. */
+  private async migrationLockedReason(lock: QueryRunner): Promise<string> {
+    const waited = `${this.migrationLockTimeoutSeconds} s (database.migrationLockTimeout)`;
+    let holder: LockHolderRow | undefined;
+    try {
+      // A bigint advisory key shows in pg_locks as classid (its high half), objid (its low half) and objsubid 1.
+      [holder] = (await lock.query(
+        `SELECT a.pid, a.application_name, host(a.client_addr) AS client, a.client_port, a.backend_start, a.state, a.state_change
+           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 1`,
+        [Math.floor(MIGRATION_LOCK_ID / 2 ** 32), MIGRATION_LOCK_ID % 2 ** 32],
+      )) as LockHolderRow[];
+    } catch (error) {
+      return `another node held the schema migration lock for longer than ${waited}; its session could not be read (${reasonOf(error)}): find it in pg_locks (advisory lock ${MIGRATION_LOCK_ID})`;
+    }
+    if (!holder) return `another node held the schema migration lock for longer than ${waited} and has released it since: start this node again`;
+    const at = (date: Date | null) => (date === null ? 'unknown' : date.toISOString());
+    const client = holder.client === null ? 'a local socket' : `${holder.client}:${holder.client_port}`;
+    return (
+      `another node held the schema migration lock for longer than ${waited}: PostgreSQL session ${holder.pid} (application "${holder.application_name ?? 'unknown'}", ` +
+      `client ${client}, connected at ${at(holder.backend_start)}, ${holder.state ?? 'state unknown'} since ${at(holder.state_change)}). ` +
+      `If that node is stopped or frozen, end its session (SELECT pg_terminate_backend(${holder.pid})) and start this node again; if it is still migrating, wait for it, or raise database.migrationLockTimeout`
+    );
   }
 
   private migrationError(error: unknown): PersistenceError {

@@ -5,8 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
+import pg from 'pg';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { loadConfig } from '@realm/config';
 import { repoRoot, testDatabases, type TestDatabase } from '@realm/testing';
@@ -269,6 +271,51 @@ for (const database of testDatabases()) {
         } finally {
           await otherNode.close();
           await stuckNode.close();
+          await created.drop();
+        }
+      });
+    }
+
+    if (database.name === 'postgres') {
+      it("stops waiting for another node's migration lock after database.migrationLockTimeout, naming that node's session, and migrates once it is released", async () => {
+        const created = await database.create();
+        // One pooled session, so the checks below run on the session that waited for the lock.
+        const config = loadConfig({ env: { ...created.env, REALM_DATABASE_MIGRATION_LOCK_TIMEOUT: '1s', REALM_DATABASE_POOL_SIZE: '1' } });
+        // A node that took the migration lock and froze: a session of its own that keeps it.
+        const frozen = new pg.Client({ connectionString: created.url, application_name: 'frozen-node' });
+        await frozen.connect();
+        const db = await Database.open(config.database, options);
+        try {
+          const [{ pid }] = (await frozen.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows as [{ pid: number }];
+          await frozen.query('SELECT pg_advisory_lock($1)', [0x5ea1_7001]);
+          const started = performance.now();
+          const error = await db.migrate().then(
+            () => assert.fail('migrate() must not wait for the lock without bound'),
+            (thrown: unknown) => thrown,
+          );
+          const waited = performance.now() - started;
+          assert.ok(waited >= 900 && waited < 10_000, `gave up after the timeout of 1 s, not ${waited} ms`);
+          assert.ok(error instanceof PersistenceError);
+          assert.equal(error.code, 'DB_MIGRATION_LOCKED');
+          assert.equal(error.setting, 'database.migrationLockTimeout');
+          for (const part of [`PostgreSQL session ${pid}`, 'application "frozen-node"', `SELECT pg_terminate_backend(${pid})`, 'longer than 1 s (database.migrationLockTimeout)']) {
+            assert.ok(error.message.includes(part), `the error says ${JSON.stringify(part)}: ${error.message}`);
+          }
+          assert.ok(!error.message.includes(created.url), 'the error does not show the database URL');
+          // Nothing was migrated, and the session's lock_timeout was for the wait only.
+          const [table] = await db.query<{ migrations: string | null }[]>("SELECT to_regclass('migrations')::text AS migrations");
+          assert.equal(table?.migrations, null, 'no migration ran: not even their table was created');
+          const [shown] = await db.query<{ lock_timeout: string }[]>('SHOW lock_timeout');
+          assert.equal(shown?.lock_timeout, '0', 'the pooled session waits for locks as before');
+          // This node names its own sessions, so that a waiting node can say which one holds the lock.
+          const [own] = await db.query<{ name: string }[]>('SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()');
+          assert.equal(own?.name, `security-realm ${hostname()} pid ${process.pid}`.slice(0, 63));
+          // The frozen node is ended (or lets go): this node migrates.
+          await frozen.query('SELECT pg_advisory_unlock($1)', [0x5ea1_7001]);
+          assert.deepEqual(await db.migrate(), ['SampleInit1700000000000']);
+        } finally {
+          await db.close();
+          await frozen.end();
           await created.drop();
         }
       });
