@@ -274,9 +274,7 @@ for (const database of testDatabases()) {
           await created.drop();
         }
       });
-    }
 
-    if (database.name === 'postgres') {
       it("stops waiting for another node's migration lock after database.migrationLockTimeout, naming that node's session, and migrates once it is released", async () => {
         const created = await database.create();
         // One pooled session, so the checks below run on the session that waited for the lock.
