@@ -353,8 +353,8 @@ for (const database of testDatabases()) {
     });
 
     it('serves a forged static key in discovery: a fresh client refuses the chain and sends nothing to it', async () => {
-      const [key] = await aliceDevice.client.createKeys(1);
-      keep(key!);
+      // A bound key: alice's other devices read it as a member (an unbound one is its creating client's only).
+      const { keys: [key] } = await conversation(aliceDevice, []);
       const before = await snapshot();
       const mark = await lastFrame();
       const genuine = (await aliceDevice.transport.discovery(DOMAIN)).rsaPublicKey as Record<string, unknown>;

@@ -56,6 +56,9 @@ describe('hostile input to the KMS', () => {
       const [row] = await db.query<{ n: number | string }[]>(`SELECT COUNT(*) AS n FROM ${table}`);
       counts[table] = Number(row!.n);
     }
+    // A refused bind changes no count: the bound keys are counted too.
+    const [bound] = await db.query<{ n: number | string }[]>('SELECT COUNT(*) AS n FROM kms_keys WHERE resource_uri IS NOT NULL');
+    counts.kms_keys_bound = Number(bound!.n);
     return counts;
   };
 
@@ -70,25 +73,25 @@ describe('hostile input to the KMS', () => {
   /** Reads a signed answer: it must verify with the static key. */
   const signed = (message: string) => JSON.parse(verifyCompactJws(message, staticKey.publicKey, { algorithms: ['PS256'], expectedKid: staticKey.kid }).payload.toString('utf8')) as { status: number; reason: string; requestId?: string };
 
-  const handshakeBody = async (credential: Record<string, unknown>, jwk: unknown) => ({
-    client: { clientId: 'hostile-device', credential },
+  const handshakeBody = async (credential: Record<string, unknown>, jwk: unknown, clientId = 'hostile-device') => ({
+    client: { clientId, credential },
     method: 'create',
     uri: 'kms://kms.realm.test/ecdhe',
     requestId: randomUUID(),
     jwk,
   });
 
-  /** A real handshake; returns the channel to send hostile requests on. */
-  const openChannel = async (token: string) => {
+  /** A real handshake by the client `clientId`; returns the channel to send hostile requests on. */
+  const openChannel = async (token: string, clientId = 'hostile-device') => {
     const ephemeral = generateEphemeralP256();
-    const [answer] = await send([encryptRsaOaepJwe(staticKey.publicKey, staticKey.kid, Buffer.from(JSON.stringify(await handshakeBody({ bearer: token }, ephemeral.publicJwk))))]);
+    const [answer] = await send([encryptRsaOaepJwe(staticKey.publicKey, staticKey.kid, Buffer.from(JSON.stringify(await handshakeBody({ bearer: token }, ephemeral.publicJwk, clientId))))]);
     const body = signed(answer!) as unknown as { status: number; key: { uri: string; jwk: unknown } };
     assert.equal(body.status, 201);
-    return { uri: body.key.uri, key: deriveChannelKey(ephemeral.privateKey, importP256PublicJwk(body.key.jwk)), token };
+    return { uri: body.key.uri, key: deriveChannelKey(ephemeral.privateKey, importP256PublicJwk(body.key.jwk)), token, clientId };
   };
 
-  const onChannel = (channel: { uri: string; key: Buffer; token: string }, fields: Record<string, unknown>) =>
-    encryptDirA256Gcm(channel.key, channel.uri, Buffer.from(JSON.stringify({ client: { clientId: 'hostile-device', credential: { bearer: channel.token } }, requestId: randomUUID(), ...fields })));
+  const onChannel = (channel: { uri: string; key: Buffer; token: string; clientId: string }, fields: Record<string, unknown>) =>
+    encryptDirA256Gcm(channel.key, channel.uri, Buffer.from(JSON.stringify({ client: { clientId: channel.clientId, credential: { bearer: channel.token } }, requestId: randomUUID(), ...fields })));
 
   const readOnChannel = (channel: { uri: string; key: Buffer }, message: string) => JSON.parse(decryptDirA256Gcm(channel.key, message).plaintext.toString('utf8')) as { status: number; reason?: string; requestId: string };
 
@@ -238,6 +241,8 @@ describe('hostile input to the KMS', () => {
   it('answers hostile requests on a valid channel with encrypted errors, and changes nothing', async () => {
     const channel = await openChannel(await alice.token());
     const bobChannel = await openChannel(await bob.token());
+    // Alice on another device: her own unbound keys are not this client's (the draft's SHOULD).
+    const alicePhone = await openChannel(await alice.token(), 'alice-phone');
     // Set the scene: alice's bound and unbound keys, bob's unbound key.
     const [setup] = await send([onChannel(channel, { method: 'create', uri: 'kms://kms.realm.test/keys', count: 2 })]);
     const [bound, unbound] = (readOnChannel(channel, setup!) as unknown as { keys: { uri: string }[] }).keys;
@@ -268,6 +273,9 @@ describe('hostile input to the KMS', () => {
       ['binding an already bound key', onChannel(channel, { method: 'update', uri: bound!.uri, resourceUri }), 409, /bound once and never rebound/, channel],
       ["binding someone else's unbound key", onChannel(channel, { method: 'update', uri: bobKey.uri, resourceUri }), 404, /no such key, or not authorized/, channel],
       ["reading someone else's unbound key", onChannel(bobChannel, { method: 'retrieve', uri: unbound!.uri }), 404, /no such key, or not authorized/, bobChannel],
+      ["reading one's unbound key from another client", onChannel(alicePhone, { method: 'retrieve', uri: unbound!.uri }), 404, /no such key, or not authorized/, alicePhone],
+      ["binding one's unbound key from another client", onChannel(alicePhone, { method: 'update', uri: unbound!.uri, resourceUri }), 404, /no such key, or not authorized/, alicePhone],
+      ["binding one's unbound key from another client in a new resource", onChannel(alicePhone, { method: 'create', uri: 'kms://kms.realm.test/resources', keyUris: [unbound!.uri] }), 409, /cannot be bound/, alicePhone],
       ['reading a resource one is not authorized on', onChannel(bobChannel, { method: 'retrieve', uri: resourceUri }), 404, /no such resource, or not authorized/, bobChannel],
       ['reading a resource that does not exist', onChannel(bobChannel, { method: 'retrieve', uri: `kms://kms.realm.test/resources/${randomUUID()}` }), 404, /no such resource, or not authorized/, bobChannel],
       ['too many keys', onChannel(channel, { method: 'create', uri: 'kms://kms.realm.test/keys', count: 10_000 }), 400, /count must be an integer/, channel],

@@ -33,6 +33,11 @@ export type KmsClientCredential =
   | { readonly jwk: Record<string, unknown>; readonly signProof: (payload: Buffer) => Promise<string> };
 
 export interface KmsClientOptions {
+  /**
+   * This client's (device's) id, the same on every channel it opens: the KMS lets only the client
+   * that created an unbound key read or bind it, so keys created under one clientId cannot be bound
+   * under another.
+   */
   readonly clientId: string;
   readonly discovery: () => Promise<KmsDiscovery>;
   readonly transport: KmsTransport;

@@ -22,6 +22,8 @@ const alice: KmsCaller = { principalId: 'user:alice', clientId: 'alice-laptop', 
 const bob: KmsCaller = { principalId: 'user:bob', clientId: 'bob-phone', roles: ['user'] };
 const carol: KmsCaller = { principalId: 'user:carol', clientId: 'carol-desk', roles: ['user'] };
 const dave: KmsCaller = { principalId: 'user:dave', clientId: 'dave-desk', roles: ['user'] };
+/** Alice on another device: the same user, another client. */
+const alicePhone: KmsCaller = { ...alice, clientId: 'alice-phone' };
 
 function kmsError(code: KmsError['code'], reason?: RegExp) {
   return (error: unknown) => {
@@ -70,6 +72,10 @@ for (const database of testDatabases()) {
       }
       assert.deepEqual((await ops.retrieveKey(alice, keys[0]!.uri)).jwk, keys[0]!.jwk);
       await assert.rejects(ops.retrieveKey(bob, keys[0]!.uri), kmsError('KMS_NOT_FOUND', /no such key, or not authorized/));
+      // The draft's SHOULD: the creating client too. Alice's phone gets what Bob gets.
+      await assert.rejects(ops.retrieveKey(alicePhone, keys[0]!.uri), kmsError('KMS_NOT_FOUND', /no such key, or not authorized/));
+      const [phoneFirst] = await ops.retrieveKeys([{ caller: alicePhone, uri: keys[1]!.uri }, { caller: alice, uri: keys[1]!.uri }]);
+      assert.ok(phoneFirst instanceof KmsError && phoneFirst.code === 'KMS_NOT_FOUND', 'in a batch too');
       await assert.rejects(ops.retrieveKey(alice, uris.of('keys', randomUUID())), kmsError('KMS_NOT_FOUND', /no such key, or not authorized/));
       for (const count of [0, 21, 1.5, '3', undefined]) await assert.rejects(ops.createUnboundKeys(alice, count), kmsError('KMS_BAD_REQUEST', /count must be an integer from 1 to 20/));
     });
@@ -98,6 +104,10 @@ for (const database of testDatabases()) {
       const resource = await ops.createResource(alice, { userIds: ['user:bob'] });
       const [key] = await ops.createUnboundKeys(bob, 1);
       await assert.rejects(ops.bindKey(alice, key!.uri, resource.uri), kmsError('KMS_NOT_FOUND'), "alice cannot bind bob's key");
+      const bobTablet: KmsCaller = { ...bob, clientId: 'bob-tablet' };
+      await assert.rejects(ops.bindKey(bobTablet, key!.uri, resource.uri), kmsError('KMS_NOT_FOUND'), "bob's other client cannot bind it");
+      await assert.rejects(ops.createResource(bobTablet, { keyUris: [key!.uri] }), kmsError('KMS_CONFLICT', /not an unbound, unexpired key this client of the caller created/), 'nor bind it in a new resource');
+      assert.equal((await ops.retrieveKey(bob, key!.uri)).resourceUri, undefined, 'still unbound');
       const bound = await ops.bindKey(bob, key!.uri, resource.uri);
       assert.equal(bound.resourceUri, resource.uri);
       assert.ok(bound.bindDate);

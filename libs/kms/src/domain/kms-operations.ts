@@ -42,9 +42,9 @@ const MAX_AUTH_ID_LENGTH = 256;
 
 /**
  * The KMS domain: keys, resources (KROs) and authorizations, with the draft's rules — keys are
- * bound once and never rebound; an unbound key is visible to and bindable by its creator only;
- * creating a resource or a batch of authorizations is all or nothing; whatever the caller may not
- * see is reported exactly like what does not exist.
+ * bound once and never rebound; an unbound key is visible to and bindable by its creator only
+ * (the user, on the client that created it); creating a resource or a batch of authorizations is
+ * all or nothing; whatever the caller may not see is reported exactly like what does not exist.
  */
 export class KmsOperations {
   constructor(
@@ -104,7 +104,7 @@ export class KmsOperations {
       const row = rows.get(uri);
       if (!row) return undefined;
       // Unbound keys are the creator's own; nobody acts on their behalf (draft §6.2).
-      if (row.resourceUri === null) return row.owner === caller.principalId && caller.onBehalfOf === undefined ? row : undefined;
+      if (row.resourceUri === null) return createdBy(row, caller) && caller.onBehalfOf === undefined ? row : undefined;
       return decisions.get(decisionKey(caller, row.resourceUri)) === true ? row : undefined;
     });
     const granted = allowed.filter((row) => row !== undefined);
@@ -125,13 +125,13 @@ export class KmsOperations {
     this.refuseOnBehalfOf(caller);
     const resourceUri = this.uris.objectUri(resourceUriField, 'resources', 'resourceUri');
     const row = await this.keys.find(uri);
-    if (!row || row.owner !== caller.principalId) throw notFound('key');
+    if (!row || !createdBy(row, caller)) throw notFound('key');
     await this.requireAllowed(caller.principalId, 'key.bind', resourceUri, 'resource');
     if (row.resourceUri !== null) throw new KmsError('KMS_CONFLICT', 'the key is already bound: keys are bound once and never rebound');
     const now = new Date(this.clock());
     if (row.expirationDate.getTime() <= now.getTime()) throw new KmsError('KMS_CONFLICT', 'the unbound key expired and can no longer be bound');
     const expirationDate = new Date(now.getTime() + this.config.boundKeyLifetimeSeconds * 1000);
-    const bound = await this.db.write((tx) => this.keys.bind(uri, caller.principalId, resourceUri, now, expirationDate, tx));
+    const bound = await this.db.write((tx) => this.keys.bind(uri, caller, resourceUri, now, expirationDate, tx));
     if (!bound) throw new KmsError('KMS_CONFLICT', 'the key is already bound: keys are bound once and never rebound');
     return representKey({ ...row, resourceUri, bindDate: now, expirationDate }, await this.material(uri));
   }
@@ -151,8 +151,8 @@ export class KmsOperations {
       await this.resources.insertResource({ uri: resourceUri, creator: caller.principalId, createDate: now }, tx);
       await this.resources.insertAuthorizations(authorizations, tx);
       for (const keyUri of keyUris) {
-        if (!(await this.keys.bind(keyUri, caller.principalId, resourceUri, now, expirationDate, tx))) {
-          throw new KmsError('KMS_CONFLICT', `key ${keyUri} cannot be bound: it is not an unbound, unexpired key of the caller`);
+        if (!(await this.keys.bind(keyUri, caller, resourceUri, now, expirationDate, tx))) {
+          throw new KmsError('KMS_CONFLICT', `key ${keyUri} cannot be bound: it is not an unbound, unexpired key this client of the caller created`);
         }
       }
     });
@@ -284,6 +284,17 @@ export class KmsOperations {
     if (!key) throw new KmsError('KMS_INTERNAL', 'key material is missing');
     return key;
   }
+}
+
+/**
+ * Whether the caller created the key: its user, on the same client. The draft
+ * (draft-abiggs-saag-key-management-service) gives an unbound key to the user who created it, and
+ * says the client SHOULD match too: a client asks for unbound keys to encrypt its own next
+ * messages, so another device of that user has no use for them, and should not be able to read or
+ * bind them before they are bound. The clientId is the one the caller's channel was opened with.
+ */
+function createdBy(row: KmsKeyRow, caller: KmsCaller): boolean {
+  return row.owner === caller.principalId && row.clientId === caller.clientId;
 }
 
 function representKey(row: KmsKeyRow, material: Buffer): KeyRepresentation {

@@ -45,13 +45,14 @@ export class KmsKeyRepository {
   }
 
   /**
-   * Binds an unbound key of `owner` that has not expired; false when the key is missing, not the
-   * owner's, already bound or expired (the conditions are in the UPDATE, so two binds race safely).
+   * Binds an unbound key that `creator` (its user and client) created and that has not expired;
+   * false when the key is missing, another user's or client's, already bound or expired (the
+   * conditions are in the UPDATE, so two binds race safely).
    */
-  async bind(uri: string, owner: string, resourceUri: string, now: Date, expirationDate: Date, tx: Tx): Promise<boolean> {
+  async bind(uri: string, creator: { readonly principalId: string; readonly clientId: string }, resourceUri: string, now: Date, expirationDate: Date, tx: Tx): Promise<boolean> {
     const result = await tx.manager
       .getRepository<KmsKeyRow>(KmsKeyEntity.name)
-      .update({ uri, owner, resourceUri: IsNull(), expirationDate: MoreThan(now) }, { resourceUri, bindDate: now, expirationDate });
+      .update({ uri, owner: creator.principalId, clientId: creator.clientId, resourceUri: IsNull(), expirationDate: MoreThan(now) }, { resourceUri, bindDate: now, expirationDate });
     return (result.affected ?? 0) === 1;
   }
 
