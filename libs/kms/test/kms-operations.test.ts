@@ -74,8 +74,9 @@ for (const database of testDatabases()) {
       await assert.rejects(ops.retrieveKey(bob, keys[0]!.uri), kmsError('KMS_NOT_FOUND', /no such key, or not authorized/));
       // The draft's SHOULD: the creating client too. Alice's phone gets what Bob gets.
       await assert.rejects(ops.retrieveKey(alicePhone, keys[0]!.uri), kmsError('KMS_NOT_FOUND', /no such key, or not authorized/));
-      const [phoneFirst] = await ops.retrieveKeys([{ caller: alicePhone, uri: keys[1]!.uri }, { caller: alice, uri: keys[1]!.uri }]);
+      const [phoneFirst, laptopSecond] = await ops.retrieveKeys([{ caller: alicePhone, uri: keys[1]!.uri }, { caller: alice, uri: keys[1]!.uri }]);
       assert.ok(phoneFirst instanceof KmsError && phoneFirst.code === 'KMS_NOT_FOUND', 'in a batch too');
+      assert.ok(!(laptopSecond instanceof KmsError) && laptopSecond?.jwk.k === keys[1]!.jwk.k, 'while the creating client in the same batch gets the key');
       await assert.rejects(ops.retrieveKey(alice, uris.of('keys', randomUUID())), kmsError('KMS_NOT_FOUND', /no such key, or not authorized/));
       for (const count of [0, 21, 1.5, '3', undefined]) await assert.rejects(ops.createUnboundKeys(alice, count), kmsError('KMS_BAD_REQUEST', /count must be an integer from 1 to 20/));
     });
